@@ -1,0 +1,11 @@
+"""ocianalyze: verify and measure container image exports offline, in one read of each blob."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .sources import Export, ExportFormat, open_export  # noqa: E402
+from .verify import Options, Verification, verify  # noqa: E402
+
+__all__ = ["Export", "ExportFormat", "Options", "Verification", "__version__", "open_export",
+           "verify"]

@@ -1,0 +1,50 @@
+"""Figures derived from the model and the scans: per-layer facts and per-image totals. No I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .digest import Digest
+from .model import Descriptor, Image
+from .walker import BlobScan
+
+
+@dataclass(frozen=True, slots=True)
+class LayerFacts:
+    descriptor: Descriptor
+    diff_id: Digest | None  # measured when scanned, else as the config claims
+    scan: BlobScan | None
+    verified: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    size: int  # compressed transfer size: the layer descriptors, config excluded
+    uncompressed_size: int
+    file_bytes: int
+    disk_bytes: int
+
+
+def layer_facts(image: Image, scans: dict[Digest, BlobScan],
+                verified: set[Digest] | None = None) -> list[LayerFacts]:
+    claimed = image.config.diff_ids if image.config else ()
+    out = []
+    for i, desc in enumerate(image.layers):
+        result = scans.get(desc.digest)
+        diff_id = result.diff_id if result and result.diff_id else (
+            claimed[i] if i < len(claimed) else None)
+        ok = verified is not None and desc.digest in verified
+        out.append(LayerFacts(desc, diff_id, result, ok))
+    return out
+
+
+def totals(layers: list[LayerFacts]) -> Totals:
+    def total(attr: str) -> int:
+        return sum(getattr(f.scan.tar, attr) for f in layers if f.scan and f.scan.tar)
+
+    return Totals(
+        size=sum(f.descriptor.size for f in layers),
+        uncompressed_size=sum(f.scan.uncompressed_size or 0 for f in layers if f.scan),
+        file_bytes=total("file_bytes"),
+        disk_bytes=total("disk_bytes"),
+    )

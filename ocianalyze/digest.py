@@ -1,0 +1,67 @@
+"""Digest values: strict parsing, hashing, and the one safe mapping from a digest to a path."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from .errors import InvalidDigest
+
+# OCI image-spec descriptor.md grammar.
+_ALGORITHM = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*")
+_ENCODED = re.compile(r"[a-zA-Z0-9=_-]+")
+# Registered algorithms we can hash, with their exact encodings.
+_HEX = {"sha256": re.compile(r"[a-f0-9]{64}"), "sha512": re.compile(r"[a-f0-9]{128}")}
+SUPPORTED = frozenset(_HEX)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Digest:
+    algorithm: str
+    encoded: str
+
+    @classmethod
+    def parse(cls, value: object, where: str = "digest") -> Digest:
+        """Parse ``algorithm:encoded``; only sha256 and sha512 are accepted (we must hash them)."""
+        if not isinstance(value, str):
+            raise InvalidDigest(where, f"digest is not a string: {value!r}")
+        algorithm, sep, encoded = value.partition(":")
+        if not sep or not _ALGORITHM.fullmatch(algorithm) or not _ENCODED.fullmatch(encoded):
+            raise InvalidDigest(where, f"invalid digest {value[:200]!r}")
+        pattern = _HEX.get(algorithm)
+        if pattern is None:
+            raise InvalidDigest(where, f"unsupported digest algorithm {algorithm!r}")
+        if not pattern.fullmatch(encoded):
+            raise InvalidDigest(where, f"invalid {algorithm} digest {value[:200]!r}")
+        return cls(algorithm, encoded)
+
+    @classmethod
+    def of(cls, data: bytes, algorithm: str = "sha256") -> Digest:
+        return cls(algorithm, hashlib.new(algorithm, data).hexdigest())
+
+    def hasher(self) -> hashlib._Hash:
+        return hashlib.new(self.algorithm)
+
+    @property
+    def blob_path(self) -> str:
+        """The path of this blob inside an OCI layout. Safe: both parts were validated."""
+        return f"blobs/{self.algorithm}/{self.encoded}"
+
+    @property
+    def short(self) -> str:
+        return self.encoded[:12]
+
+    def __str__(self) -> str:
+        return f"{self.algorithm}:{self.encoded}"
+
+
+def chain_ids(diff_ids: tuple[Digest, ...]) -> tuple[Digest, ...]:
+    """ChainID(1) = DiffID(1); ChainID(n) = sha256(ChainID(n-1) + " " + DiffID(n))."""
+    out: list[Digest] = []
+    for diff_id in diff_ids:
+        if not out:
+            out.append(diff_id)
+        else:
+            out.append(Digest.of(f"{out[-1]} {diff_id}".encode()))
+    return tuple(out)

@@ -1,0 +1,315 @@
+"""The one model every export format is read into: frozen dataclasses parsed from JSON.
+
+Parsing validates what the OCI image spec requires and turns raw strings into typed values at
+the boundary, so nothing downstream handles raw digests or untyped dicts. No I/O here.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import mediatypes as mt
+from .digest import Digest
+from .errors import BadManifest
+
+MAX_METADATA_BYTES = 16 << 20  # manifests, indexes and configs larger than this are refused
+Annotations = tuple[tuple[str, str], ...]
+
+
+class ManifestKind(str, enum.Enum):
+    IMAGE = "image"
+    ATTESTATION = "attestation"
+    SIGNATURE = "signature"
+    ARTIFACT = "artifact"
+
+
+@dataclass(frozen=True, slots=True)
+class Platform:
+    os: str
+    architecture: str
+    variant: str | None = None
+    os_version: str | None = None
+
+    def __str__(self) -> str:
+        return "/".join(p for p in (self.os, self.architecture, self.variant) if p)
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"os": self.os, "architecture": self.architecture, "variant": self.variant}
+
+
+@dataclass(frozen=True, slots=True)
+class Descriptor:
+    media_type: str
+    digest: Digest
+    size: int
+    platform: Platform | None = None
+    annotations: Annotations = ()
+    urls: tuple[str, ...] = ()
+    artifact_type: str | None = None
+
+    def annotation(self, key: str) -> str | None:
+        return next((v for k, v in self.annotations if k == key), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    media_type: str | None
+    config: Descriptor
+    layers: tuple[Descriptor, ...]
+    artifact_type: str | None = None
+    subject: Descriptor | None = None
+    annotations: Annotations = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    media_type: str | None
+    manifests: tuple[Descriptor, ...]
+    annotations: Annotations = ()
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    created: str | None
+    created_by: str | None
+    empty_layer: bool
+    comment: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImageConfig:
+    architecture: str
+    os: str
+    variant: str | None
+    created: str | None
+    diff_ids: tuple[Digest, ...]
+    history: tuple[History, ...] = ()
+    cmd: tuple[str, ...] | None = None
+    entrypoint: tuple[str, ...] | None = None
+    docker_version: str | None = None
+
+    @property
+    def platform(self) -> Platform:
+        return Platform(self.os, self.architecture, self.variant)
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    """A resolved image: its manifest (absent in a legacy docker save), config and layers."""
+
+    refs: tuple[str, ...]
+    kind: ManifestKind
+    manifest_descriptor: Descriptor | None
+    manifest: Manifest | None
+    index_digest: Digest | None
+    config_descriptor: Descriptor
+    config: ImageConfig | None
+    layers: tuple[Descriptor, ...]
+    platform: Platform | None = None
+    attests: Digest | None = None  # for attestations: the manifest they describe
+
+    @property
+    def name(self) -> str:
+        if self.refs:
+            return self.refs[0]
+        digest = self.manifest_descriptor.digest if self.manifest_descriptor else None
+        return str(digest or self.config_descriptor.digest)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexRef:
+    """A (possibly nested) index in the export, with the names the export gives it."""
+
+    refs: tuple[str, ...]
+    descriptor: Descriptor
+    index: Index
+
+
+@dataclass(frozen=True, slots=True)
+class Absent:
+    """A manifest listed by an index whose blob the export does not hold."""
+
+    refs: tuple[str, ...]
+    descriptor: Descriptor
+    index_digest: Digest | None
+
+
+@dataclass(frozen=True)
+class ExportModel:
+    images: tuple[Image, ...]
+    indexes: tuple[IndexRef, ...] = ()
+    absent: tuple[Absent, ...] = ()
+    problems: tuple[Any, ...] = field(default=())  # errors.Problem found while loading
+
+
+# --- parsing -------------------------------------------------------------------------------
+
+
+def load_json(data: bytes, where: str) -> Any:
+    if len(data) > MAX_METADATA_BYTES:
+        raise BadManifest(where, f"JSON document too large ({len(data)} bytes)")
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise BadManifest(where, "JSON nested too deeply") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadManifest(where, f"invalid JSON: {exc}") from None
+
+
+def _obj(value: Any, where: str, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise BadManifest(where, f"{what} is not a JSON object")
+    return value
+
+
+def _str(obj: Mapping[str, Any], key: str, where: str, *, required: bool = True) -> str | None:
+    value = obj.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        raise BadManifest(where, f"field {key!r} is missing or not a string")
+    return value
+
+
+def _annotations(obj: Mapping[str, Any], where: str) -> Annotations:
+    raw = obj.get("annotations") or {}
+    if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
+        raise BadManifest(where, "annotations must map strings to strings")
+    return tuple(sorted(raw.items()))
+
+
+def _str_list(value: Any, where: str, key: str) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise BadManifest(where, f"field {key!r} must be a list of strings")
+    return tuple(value)
+
+
+def parse_platform(value: Any, where: str) -> Platform | None:
+    if value is None:
+        return None
+    obj = _obj(value, where, "platform")
+    return Platform(
+        os=_str(obj, "os", where) or "",
+        architecture=_str(obj, "architecture", where) or "",
+        variant=_str(obj, "variant", where, required=False),
+        os_version=_str(obj, "os.version", where, required=False),
+    )
+
+
+def parse_descriptor(value: Any, where: str) -> Descriptor:
+    obj = _obj(value, where, "descriptor")
+    size = obj.get("size")
+    if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size < 2**63:
+        raise BadManifest(where, f"descriptor size must be a non-negative int64, got {size!r}")
+    return Descriptor(
+        media_type=_str(obj, "mediaType", where) or "",
+        digest=Digest.parse(obj.get("digest"), where),
+        size=size,
+        platform=parse_platform(obj.get("platform"), where),
+        annotations=_annotations(obj, where),
+        urls=_str_list(obj.get("urls"), where, "urls") or (),
+        artifact_type=_str(obj, "artifactType", where, required=False),
+    )
+
+
+def _schema2(obj: Mapping[str, Any], where: str) -> None:
+    if obj.get("schemaVersion") != 2:
+        raise BadManifest(where, f"schemaVersion must be 2, got {obj.get('schemaVersion')!r}")
+
+
+def parse_index(value: Any, where: str) -> Index:
+    obj = _obj(value, where, "index")
+    _schema2(obj, where)
+    manifests = obj.get("manifests")
+    if not isinstance(manifests, list):
+        raise BadManifest(where, "index has no 'manifests' list")
+    return Index(
+        media_type=_str(obj, "mediaType", where, required=False),
+        manifests=tuple(parse_descriptor(d, where) for d in manifests),
+        annotations=_annotations(obj, where),
+    )
+
+
+def parse_manifest(value: Any, where: str) -> Manifest:
+    obj = _obj(value, where, "manifest")
+    _schema2(obj, where)
+    layers = obj.get("layers")
+    if not isinstance(layers, list):
+        raise BadManifest(where, "manifest has no 'layers' list")
+    subject = obj.get("subject")
+    return Manifest(
+        media_type=_str(obj, "mediaType", where, required=False),
+        config=parse_descriptor(obj.get("config"), where),
+        layers=tuple(parse_descriptor(d, where) for d in layers),
+        artifact_type=_str(obj, "artifactType", where, required=False),
+        subject=parse_descriptor(subject, where) if subject is not None else None,
+        annotations=_annotations(obj, where),
+    )
+
+
+def _history(value: Any, where: str) -> tuple[History, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise BadManifest(where, "config history must be a list")
+    out = []
+    for entry in value:
+        e = _obj(entry, where, "history entry")
+        out.append(
+            History(
+                created=_str(e, "created", where, required=False),
+                created_by=_str(e, "created_by", where, required=False),
+                empty_layer=e.get("empty_layer") is True,
+                comment=_str(e, "comment", where, required=False),
+            )
+        )
+    return tuple(out)
+
+
+def parse_config(value: Any, where: str) -> ImageConfig:
+    obj = _obj(value, where, "image config")
+    rootfs = _obj(obj.get("rootfs"), where, "config rootfs")
+    if rootfs.get("type") != "layers":
+        raise BadManifest(where, f"rootfs.type must be 'layers', got {rootfs.get('type')!r}")
+    diff_ids = rootfs.get("diff_ids")
+    if not isinstance(diff_ids, list):
+        raise BadManifest(where, "config has no rootfs.diff_ids list")
+    run = obj.get("config") or {}
+    if not isinstance(run, dict):
+        raise BadManifest(where, "config 'config' is not an object")
+    return ImageConfig(
+        architecture=_str(obj, "architecture", where) or "",
+        os=_str(obj, "os", where) or "",
+        variant=_str(obj, "variant", where, required=False),
+        created=_str(obj, "created", where, required=False),
+        diff_ids=tuple(Digest.parse(d, where) for d in diff_ids),
+        history=_history(obj.get("history"), where),
+        cmd=_str_list(run.get("Cmd"), where, "Cmd"),
+        entrypoint=_str_list(run.get("Entrypoint"), where, "Entrypoint"),
+        docker_version=_str(obj, "docker_version", where, required=False),
+    )
+
+
+def classify(descriptor: Descriptor | None, manifest: Manifest | None,
+             refs: tuple[str, ...]) -> ManifestKind:
+    """Tell platform images from attestations, cosign signatures and other OCI artifacts."""
+    if descriptor and descriptor.annotation("vnd.docker.reference.type") == "attestation-manifest":
+        return ManifestKind.ATTESTATION
+    if manifest is None:
+        return ManifestKind.IMAGE
+    if any(r.startswith("sha256-") and r.endswith(".sig") for r in refs) or any(
+        layer.media_type == "application/vnd.dev.cosign.simplesigning.v1+json"
+        for layer in manifest.layers
+    ):
+        return ManifestKind.SIGNATURE
+    if manifest.layers and all(layer.media_type == mt.IN_TOTO for layer in manifest.layers):
+        return ManifestKind.ATTESTATION
+    if manifest.artifact_type or manifest.config.media_type not in mt.CONFIG_TYPES:
+        return ManifestKind.ARTIFACT
+    return ManifestKind.IMAGE

@@ -1,0 +1,93 @@
+"""The JSON contract (documented in the README). Keys are only ever added, never renamed."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..analysis import LayerFacts, layer_facts, totals
+from ..errors import Problem
+from ..model import Image
+from ..sources.base import Export
+from ..verify import Verification
+
+SCHEMA_VERSION = 1
+
+
+def _image(export: Export, image: Image) -> dict[str, Any]:
+    md = image.manifest_descriptor
+    return {
+        "refs": list(image.refs),
+        "kind": image.kind.value,
+        "platform": image.platform.to_json() if image.platform else None,
+        "manifest_digest": str(md.digest) if md else None,
+        "manifest_media_type": (md.media_type or None) if md else None,
+        "index_digest": str(image.index_digest) if image.index_digest else None,
+        "config_digest": str(image.config_descriptor.digest),
+        "created": image.config.created if image.config else None,
+        "attests": str(image.attests) if image.attests else None,
+        "layers": [{"digest": str(d.digest), "media_type": d.media_type, "size": d.size}
+                   for d in image.layers],
+    }
+
+
+def _problem(p: Problem) -> dict[str, Any]:
+    return {"kind": p.kind.value, "severity": p.severity.value, "digest": p.digest,
+            "path": p.path, "message": p.message}
+
+
+def _source(export: Export) -> dict[str, Any]:
+    return {"path": export.path, "format": export.format.value}
+
+
+def _absent(export: Export) -> list[dict[str, Any]]:
+    return [{"refs": list(a.refs), "digest": str(a.descriptor.digest),
+             "media_type": a.descriptor.media_type,
+             "platform": a.descriptor.platform.to_json() if a.descriptor.platform else None}
+            for a in export.model.absent]
+
+
+def inspect_doc(export: Export) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "source": _source(export),
+        "images": [_image(export, img) for img in export.model.images],
+        "absent": _absent(export),
+        "problems": [_problem(p) for p in export.model.problems],
+    }
+
+
+def _layer(facts: LayerFacts) -> dict[str, Any]:
+    s = facts.scan
+    tar = s.tar if s else None
+    return {
+        "digest": str(facts.descriptor.digest),
+        "media_type": facts.descriptor.media_type,
+        "size": facts.descriptor.size,
+        "compression": s.compression.value if s else None,
+        "diff_id": str(facts.diff_id) if facts.diff_id else None,
+        "uncompressed_size": s.uncompressed_size if s else None,
+        "files": tar.files if tar else None,
+        "file_bytes": tar.file_bytes if tar else None,
+        "disk_bytes": tar.disk_bytes if tar else None,
+        "whiteouts": (tar.whiteouts + tar.opaque_whiteouts) if tar else None,
+        "verified": facts.verified,
+    }
+
+
+def report_doc(v: Verification, strict: bool = False) -> dict[str, Any]:
+    doc = inspect_doc(v.export)
+    good = v.verified()
+    for entry, image in zip(doc["images"], v.export.model.images):
+        facts = layer_facts(image, v.scans, good)
+        entry["layers"] = [_layer(f) for f in facts]
+        t = totals(facts)
+        entry["totals"] = {"size": t.size, "uncompressed_size": t.uncompressed_size,
+                           "file_bytes": t.file_bytes, "disk_bytes": t.disk_bytes}
+    doc["ok"] = v.ok(strict)
+    doc["problems"] = [_problem(p) for p in v.problems]
+    return doc
+
+
+def render(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, indent=2) + "\n"

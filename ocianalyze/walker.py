@@ -1,0 +1,158 @@
+"""The streaming scanner: the one place where blob bytes are read.
+
+One pass over a blob, in 64 KiB chunks: hash the stored bytes, sniff the compression from the
+first bytes, decompress, hash the tar stream (the diff_id) and walk its headers. Nothing is
+buffered beyond one chunk and one capped decoder output, whatever the blob's size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from .compression import CorruptStream, Decoder, sniff
+from .digest import Digest
+from .errors import Kind
+from .mediatypes import Compression
+from .tarwalk import BLOCK, TarEntry, TarError, TarStats, TarWalker, _checksum_ok
+
+CHUNK = 1 << 16  # measured: small input chunks keep decoder output buffers small and fast
+DEFAULT_MAX_UNCOMPRESSED = 1 << 40  # 1 TiB per layer
+
+
+@dataclass(frozen=True, slots=True)
+class BlobScan:
+    """What one read of a blob found. No path or descriptor context: the caller adds that."""
+
+    digest: Digest
+    size: int
+    compression: Compression
+    diff_id: Digest | None = None  # sha256 of the uncompressed tar, when it is one
+    uncompressed_size: int | None = None
+    tar: TarStats | None = None
+    findings: tuple[tuple[Kind, str], ...] = ()
+    content: bytes | None = None  # the bytes themselves, when asked to keep small blobs
+
+    @property
+    def is_tar(self) -> bool:
+        return self.tar is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ScanOptions:
+    max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED
+    keep: int = 0  # keep the content of blobs up to this many bytes (metadata in a stream)
+    on_entry: Callable[[TarEntry], None] | None = None
+
+
+def looks_like_tar(head: bytes) -> bool:
+    return len(head) >= BLOCK and any(head[:BLOCK]) and _checksum_ok(head[:BLOCK])
+
+
+class _Layer:
+    """The decompress → hash → walk half of a scan, fed stored chunks."""
+
+    def __init__(self, compression: Compression, opts: ScanOptions) -> None:
+        self.decoder = Decoder(compression) if compression is not Compression.NONE else None
+        self.hasher = hashlib.sha256()
+        self.size = 0
+        self.walker = TarWalker(opts.on_entry)
+        self.limit = opts.max_uncompressed
+        self.failure: tuple[Kind, str] | None = None
+        self.tar_failure: tuple[Kind, str] | None = None
+
+    def feed(self, chunk: bytes) -> None:
+        if self.failure:
+            return
+        try:
+            if self.decoder is None:
+                self._out(chunk)
+            else:
+                for piece in self.decoder.feed(chunk):
+                    self._out(piece)
+        except CorruptStream as exc:
+            self.failure = (_STREAM_KINDS[exc.kind], str(exc))
+        except _LimitExceeded:
+            self.failure = (Kind.LIMIT_EXCEEDED,
+                            f"uncompressed size passes the limit of {self.limit} bytes")
+
+    def _out(self, piece: bytes) -> None:
+        self.size += len(piece)
+        if self.size > self.limit:
+            raise _LimitExceeded
+        self.hasher.update(piece)
+        if self.tar_failure is None:
+            try:
+                self.walker.feed(piece)
+            except TarError as exc:
+                self.tar_failure = (_TAR_KINDS[exc.kind], str(exc))
+
+    def finish(self) -> list[tuple[Kind, str]]:
+        if self.failure is None and self.decoder is not None:
+            try:
+                self.decoder.finish()
+            except CorruptStream as exc:
+                self.failure = (_STREAM_KINDS[exc.kind], str(exc))
+        if self.failure:
+            return [self.failure]
+        if self.tar_failure is None:
+            try:
+                stats = self.walker.finish()
+                if not stats.clean_end:
+                    return [(Kind.MISSING_END_OF_ARCHIVE,
+                             "tar stream ends at an entry boundary without its end-of-archive "
+                             "blocks")]
+            except TarError as exc:
+                self.tar_failure = (_TAR_KINDS[exc.kind], str(exc))
+        return [self.tar_failure] if self.tar_failure else []
+
+
+class _LimitExceeded(Exception):
+    pass
+
+
+_STREAM_KINDS = {"corrupt": Kind.CORRUPT_COMPRESSION, "truncated": Kind.TRUNCATED,
+                 "trailing": Kind.TRAILING_DATA}
+_TAR_KINDS = {"not_a_tar": Kind.NOT_A_TAR, "truncated": Kind.TRUNCATED}
+
+
+def scan(stream: BinaryIO, algorithm: str = "sha256", *, layer: bool | None = None,
+         opts: ScanOptions = ScanOptions()) -> BlobScan:
+    """Read ``stream`` to its end once and report what it holds.
+
+    ``layer``: True to insist the blob is a (possibly compressed) tar, False to only hash it,
+    None to decide from its first bytes (compressed, or a valid tar header, means a layer).
+    """
+    stored = hashlib.new(algorithm)
+    head = stream.read(CHUNK)
+    compression = sniff(head)
+    is_layer = layer if layer is not None else (
+        compression is not Compression.NONE or looks_like_tar(head))
+    tar = _Layer(compression, opts) if is_layer else None
+    kept: list[bytes] | None = [] if opts.keep else None
+    size, chunk = 0, head
+    while chunk:
+        size += len(chunk)
+        stored.update(chunk)
+        if tar is not None:
+            tar.feed(chunk)
+        if kept is not None:
+            kept.append(chunk)
+            if size > opts.keep:
+                kept = None
+        chunk = stream.read(CHUNK)
+    digest = Digest(algorithm, stored.hexdigest())
+    content = b"".join(kept) if kept is not None else None
+    if tar is None:
+        return BlobScan(digest, size, compression, content=content)
+    findings = tar.finish()
+    failed = any(k is not Kind.MISSING_END_OF_ARCHIVE for k, _ in findings)
+    return BlobScan(
+        digest, size, compression,
+        diff_id=None if tar.failure else Digest("sha256", tar.hasher.hexdigest()),
+        uncompressed_size=None if tar.failure else tar.size,
+        tar=None if failed else tar.walker.stats,
+        findings=tuple(findings), content=content,
+    )
