@@ -1,0 +1,160 @@
+"""Every unreadable input gives one line `ocianalyze: <path>: <problem>` and exit 2 (or, for
+damage inside an otherwise readable export, problem lines and exit 1): never a traceback."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from .conftest import SAMPLES, run_cli, tree_digest
+
+
+def _file(content: bytes) -> Callable[[Path], Path]:
+    def make(tmp: Path) -> Path:
+        p = tmp / "input"
+        p.write_bytes(content)
+        return p
+
+    return make
+
+
+def _layout(index: bytes, layout: bytes | None = b'{"imageLayoutVersion":"1.0.0"}'
+            ) -> Callable[[Path], Path]:
+    def make(tmp: Path) -> Path:
+        d = tmp / "layout"
+        (d / "blobs" / "sha256").mkdir(parents=True)
+        (d / "index.json").write_bytes(index)
+        if layout is not None:
+            (d / "oci-layout").write_bytes(layout)
+        return d
+
+    return make
+
+
+def _missing(tmp: Path) -> Path:
+    return tmp / "does-not-exist.tar"
+
+
+def _empty_dir(tmp: Path) -> Path:
+    (tmp / "empty").mkdir()
+    return tmp / "empty"
+
+
+def _truncated_gz(tmp: Path) -> Path:
+    data = gzip.compress((SAMPLES / "docker-25.tar").read_bytes())
+    return _file(data[: len(data) // 2])(tmp)
+
+
+def _truncated_tar(tmp: Path) -> Path:
+    data = (SAMPLES / "oci-archive.tar").read_bytes()
+    return _file(data[:1536])(tmp)
+
+
+def _fifo(tmp: Path) -> Path:
+    p = tmp / "fifo"
+    os.mkfifo(p)
+    return p
+
+
+def _descriptor(digest: str, size: int = 2) -> bytes:
+    return json.dumps({"schemaVersion": 2, "manifests": [
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest,
+         "size": size}]}).encode()
+
+
+UNREADABLE = {
+    "missing": _missing,
+    "empty-file": _file(b""),
+    "random-bytes": _file(os.urandom(4096)),
+    "text-file": _file(b"hello world\n" * 100),
+    "empty-dir": _empty_dir,
+    "truncated-gzip": _truncated_gz,
+    "truncated-tar": _truncated_tar,
+    "gzip-not-tar": _file(gzip.compress(b"not a tar at all" * 100)),
+    "fifo": _fifo,
+    "index-not-json": _layout(b"{not json"),
+    "index-wrong-type": _layout(b"[1, 2, 3]"),
+    "index-deep-json": _layout(b"[" * 100000 + b"]" * 100000),
+    "index-schema-1": _layout(b'{"schemaVersion": 1, "manifests": []}'),
+    "digest-with-path": _layout(_descriptor("sha256:../../../../etc/passwd")),
+    "digest-unknown-algorithm": _layout(_descriptor("md5:" + "a" * 32)),
+    "negative-size": _layout(_descriptor("sha256:" + "a" * 64, -1)),
+    "oci-layout-garbage": _layout(_descriptor("sha256:" + "a" * 64), b"[]"),
+}
+
+
+@pytest.mark.parametrize("make", list(UNREADABLE.values()), ids=list(UNREADABLE))
+@pytest.mark.parametrize("command", ["inspect", "verify", "report"])
+def test_unreadable_input_exits_2_with_one_line(make: Callable[[Path], Path], command: str,
+                                                tmp_path: Path) -> None:
+    path = make(tmp_path)
+    before = tree_digest(path) if path.exists() and not path.is_fifo() else None
+    run = run_cli(command, str(path), timeout=30)
+    assert run.code == 2, (run.out, run.err)
+    assert "Traceback" not in run.err
+    lines = run.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"ocianalyze: {path}"), run.err
+    if before is not None:
+        assert tree_digest(path) == before
+
+
+@pytest.mark.parametrize("data", [b"", b"garbage" * 100, gzip.compress(b"x" * 1000)[:20]],
+                         ids=["empty", "garbage", "truncated-gzip"])
+def test_bad_stdin_exits_2(data: bytes) -> None:
+    run = run_cli("verify", "-", stdin=data)
+    assert run.code == 2
+    assert run.err.startswith("ocianalyze: -: ") and len(run.err.strip().splitlines()) == 1
+
+
+def test_truncated_stdin_names_what_was_incomplete() -> None:
+    data = gzip.compress((SAMPLES / "docker-legacy.tar").read_bytes())
+    run = run_cli("verify", "-", stdin=data[: len(data) - 50])
+    assert run.code == 2
+    assert "ends early" in run.err
+
+
+def test_blob_symlink_leaving_the_layout_is_refused(sample_copy: Callable[[str], Path],
+                                                    tmp_path: Path) -> None:
+    layout = sample_copy("oci-layout")
+    outside = tmp_path / "secret"
+    manifest = json.loads((layout / "index.json").read_text())["manifests"][0]["digest"]
+    doc = json.loads((layout / "blobs" / manifest.replace(":", "/")).read_text())
+    layer = layout / "blobs" / doc["layers"][0]["digest"].replace(":", "/")
+    shutil.move(layer, outside)
+    layer.symlink_to(outside)
+    run = run_cli("verify", str(layout))
+    assert run.code in (1, 2)
+    assert "outside" in run.out + run.err
+    assert "Traceback" not in run.err
+
+
+def test_self_referencing_index_is_reported(tmp_path: Path) -> None:
+    d = _layout(b"{}")(tmp_path)
+    # An index blob that lists itself: its digest must be known before it is written, so
+    # point it at a second index that points back at the first.
+    a = {"schemaVersion": 2, "manifests": []}
+    a_bytes = json.dumps(a).encode()
+    a_digest = "sha256:" + __import__("hashlib").sha256(a_bytes).hexdigest()
+    b = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+         "manifests": [{"mediaType": "application/vnd.oci.image.index.v1+json",
+                        "digest": a_digest, "size": len(a_bytes)}]}
+    b_bytes = json.dumps(b).encode()
+    b_digest = "sha256:" + __import__("hashlib").sha256(b_bytes).hexdigest()
+    (d / "blobs" / "sha256" / b_digest.split(":")[1]).write_bytes(b_bytes)
+    # a's stored bytes claim a's digest but list b: a loop a -> b -> a (a's digest mismatches)
+    loop = json.dumps({"schemaVersion": 2, "manifests": [
+        {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": b_digest,
+         "size": len(b_bytes)}]}).encode()
+    (d / "blobs" / "sha256" / a_digest.split(":")[1]).write_bytes(loop)
+    (d / "index.json").write_bytes(json.dumps({"schemaVersion": 2, "manifests": [
+        {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": b_digest,
+         "size": len(b_bytes)}]}).encode())
+    run = run_cli("verify", str(d), timeout=30)
+    assert run.code == 1
+    assert "Traceback" not in run.err
