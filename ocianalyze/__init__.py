@@ -4,8 +4,15 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .sources import Export, ExportFormat, open_export  # noqa: E402
-from .verify import Options, Verification, verify  # noqa: E402
+from .sources import Export, ExportFormat, open_export
+from .verify import Options, Verification, verify
 
-__all__ = ["Export", "ExportFormat", "Options", "Verification", "__version__", "open_export",
-           "verify"]
+__all__ = [
+    "Export",
+    "ExportFormat",
+    "Options",
+    "Verification",
+    "__version__",
+    "open_export",
+    "verify",
+]

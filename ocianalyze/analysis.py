@@ -25,14 +25,18 @@ class Totals:
     disk_bytes: int
 
 
-def layer_facts(image: Image, scans: dict[Digest, BlobScan],
-                verified: set[Digest] | None = None) -> list[LayerFacts]:
+def layer_facts(
+    image: Image, scans: dict[Digest, BlobScan], verified: set[Digest] | None = None
+) -> list[LayerFacts]:
     claimed = image.config.diff_ids if image.config else ()
     out = []
     for i, desc in enumerate(image.layers):
         result = scans.get(desc.digest)
-        diff_id = result.diff_id if result and result.diff_id else (
-            claimed[i] if i < len(claimed) else None)
+        diff_id = (
+            result.diff_id
+            if result and result.diff_id
+            else (claimed[i] if i < len(claimed) else None)
+        )
         ok = verified is not None and desc.digest in verified
         out.append(LayerFacts(desc, diff_id, result, ok))
     return out

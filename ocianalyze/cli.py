@@ -26,8 +26,12 @@ from .walker import DEFAULT_MAX_UNCOMPRESSED, ScanOptions
 
 EXIT_OK, EXIT_FAILED, EXIT_UNREADABLE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
-                  help="Verify and measure container image exports offline.")
+app = typer.Typer(
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    help="Verify and measure container image exports offline.",
+)
 
 
 class Format(str, enum.Enum):
@@ -41,13 +45,23 @@ class ReportFormat(str, enum.Enum):
     MARKDOWN = "markdown"
 
 
-PathArg = Annotated[str, typer.Argument(help="Export: directory, tar file (plain, .gz, .zst), or - for stdin.")]
-JobsOpt = Annotated[int, typer.Option("--jobs", "-j", min=0, help="Blobs read in parallel (0: one per core).")]
-FastOpt = Annotated[bool, typer.Option("--fast", help="Check stored digests and sizes only; skip decompression.")]
+PathArg = Annotated[
+    str, typer.Argument(help="Export: directory, tar file (plain, .gz, .zst), or - for stdin.")
+]
+JobsOpt = Annotated[
+    int, typer.Option("--jobs", "-j", min=0, help="Blobs read in parallel (0: one per core).")
+]
+FastOpt = Annotated[
+    bool, typer.Option("--fast", help="Check stored digests and sizes only; skip decompression.")
+]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Treat warnings as failures.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
-LimitOpt = Annotated[int, typer.Option("--max-uncompressed", min=1, metavar="BYTES",
-                                       help="Stop inflating a layer past this size.")]
+LimitOpt = Annotated[
+    int,
+    typer.Option(
+        "--max-uncompressed", min=1, metavar="BYTES", help="Stop inflating a layer past this size."
+    ),
+]
 
 
 def _fail(where: str, problem: str, code: int) -> NoReturn:
@@ -77,8 +91,16 @@ def _guard() -> Iterator[None]:
 
 def _progress(quiet: bool, total: int | None) -> tqdm:  # type: ignore[type-arg]
     disable = quiet or not sys.stderr.isatty()
-    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1000, file=sys.stderr,
-                disable=disable, leave=False, desc="reading")
+    return tqdm(
+        total=total,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1000,
+        file=sys.stderr,
+        disable=disable,
+        leave=False,
+        desc="reading",
+    )
 
 
 def _jobs(jobs: int) -> int:
@@ -87,10 +109,12 @@ def _jobs(jobs: int) -> int:
     return jobs or min(8, os.cpu_count() or 1)
 
 
-def _verify(path: str, jobs: int, fast: bool, strict: bool, quiet: bool,
-            limit: int) -> Verification:
-    opts = Options(jobs=_jobs(jobs), fast=fast, strict=strict,
-                   scan=ScanOptions(max_uncompressed=limit))
+def _verify(
+    path: str, jobs: int, fast: bool, strict: bool, quiet: bool, limit: int
+) -> Verification:
+    opts = Options(
+        jobs=_jobs(jobs), fast=fast, strict=strict, scan=ScanOptions(max_uncompressed=limit)
+    )
     with _progress(quiet, None) as bar:
         export = open_export(path, scan_stream=True, opts=opts.scan, progress=bar.update)
         bar.reset(total=_blob_bytes(export))
@@ -108,8 +132,9 @@ def _emit(text: str) -> None:
 
 
 @app.command()
-def inspect(path: PathArg,
-            fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.TEXT) -> None:
+def inspect(
+    path: PathArg, fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.TEXT
+) -> None:
     """List every image: names, platform, manifest, image ID, layers. Reads metadata only."""
     with _guard():
         export = open_export(path)
@@ -124,10 +149,15 @@ def inspect(path: PathArg,
 
 
 @app.command("verify")
-def verify_cmd(path: PathArg,
-               fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.TEXT,
-               jobs: JobsOpt = 0, fast: FastOpt = False, strict: StrictOpt = False,
-               quiet: QuietOpt = False, limit: LimitOpt = DEFAULT_MAX_UNCOMPRESSED) -> None:
+def verify_cmd(
+    path: PathArg,
+    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.TEXT,
+    jobs: JobsOpt = 0,
+    fast: FastOpt = False,
+    strict: StrictOpt = False,
+    quiet: QuietOpt = False,
+    limit: LimitOpt = DEFAULT_MAX_UNCOMPRESSED,
+) -> None:
     """Check every blob once: digests, sizes, compression, diff_ids, tar structure."""
     with _guard():
         v = _verify(path, jobs, fast, strict, quiet, limit)
@@ -136,17 +166,23 @@ def verify_cmd(path: PathArg,
         else:
             _emit("".join(f"{p.line()}\n" for p in v.problems))
             blobs = len(v.scans)
-            _emit(f"{path}: {'OK' if v.ok(strict) else 'FAILED'}: {blobs} blobs read, "
-                  f"{len(v.problems)} problem(s)\n")
+            _emit(
+                f"{path}: {'OK' if v.ok(strict) else 'FAILED'}: {blobs} blobs read, "
+                f"{len(v.problems)} problem(s)\n"
+            )
         if not v.ok(strict):
             raise typer.Exit(EXIT_FAILED)
 
 
 @app.command()
-def report(path: PathArg,
-           fmt: Annotated[ReportFormat, typer.Option("--format", "-f")] = ReportFormat.TEXT,
-           jobs: JobsOpt = 0, strict: StrictOpt = False, quiet: QuietOpt = False,
-           limit: LimitOpt = DEFAULT_MAX_UNCOMPRESSED) -> None:
+def report(
+    path: PathArg,
+    fmt: Annotated[ReportFormat, typer.Option("--format", "-f")] = ReportFormat.TEXT,
+    jobs: JobsOpt = 0,
+    strict: StrictOpt = False,
+    quiet: QuietOpt = False,
+    limit: LimitOpt = DEFAULT_MAX_UNCOMPRESSED,
+) -> None:
     """Verify, then show every image with its layers' sizes: stored, uncompressed, on disk."""
     with _guard():
         v = _verify(path, jobs, False, strict, quiet, limit)
@@ -168,8 +204,9 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def _root(version: Annotated[bool, typer.Option("--version", callback=_version,
-                                                 is_eager=True)] = False) -> None:
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True)] = False,
+) -> None:
     """Verify and measure container image exports offline."""
 
 

@@ -34,8 +34,9 @@ if _gzip_impl is not zlib:
 
 def _is_zstd_frame(head: bytes) -> bool:
     # A zstd frame or a skippable frame (magic 0x184D2A5?, little-endian).
-    return head[:4] == ZSTD_MAGIC or (len(head) >= 4 and head[1:4] == b"\x2a\x4d\x18"
-                                      and head[0] & 0xF0 == 0x50)
+    return head[:4] == ZSTD_MAGIC or (
+        len(head) >= 4 and head[1:4] == b"\x2a\x4d\x18" and head[0] & 0xF0 == 0x50
+    )
 
 
 def sniff(head: bytes) -> Compression:
@@ -86,12 +87,16 @@ class Decoder:
                         self._between = data
                         return
                     if not self._starts_member(data):
-                        raise CorruptStream("trailing", "data after the end of the compressed stream")
+                        raise CorruptStream(
+                            "trailing", "data after the end of the compressed stream"
+                        )
                     self._obj, self._in_member = self._new(), True
                 yield from self._drain(data)
                 data = self._leftover()
         except DECODE_ERRORS as exc:
-            raise CorruptStream("corrupt", f"invalid {self.compression.value} data: {exc}") from None
+            raise CorruptStream(
+                "corrupt", f"invalid {self.compression.value} data: {exc}"
+            ) from None
 
     def _drain(self, data: bytes) -> Iterator[bytes]:
         obj = self._obj

@@ -39,9 +39,7 @@ LAYER_TYPES: dict[str, Compression] = {
     "application/vnd.docker.image.rootfs.foreign.diff.tar": Compression.NONE,
 }
 
-FOREIGN_LAYER_TYPES = frozenset(
-    t for t in LAYER_TYPES if "nondistributable" in t or "foreign" in t
-)
+FOREIGN_LAYER_TYPES = frozenset(t for t in LAYER_TYPES if "nondistributable" in t or "foreign" in t)
 
 # A legacy `docker save` layer has no descriptor; we label it as Docker does when pushing it.
 LEGACY_LAYER = "application/vnd.docker.image.rootfs.diff.tar"

@@ -296,8 +296,9 @@ def parse_config(value: Any, where: str) -> ImageConfig:
     )
 
 
-def classify(descriptor: Descriptor | None, manifest: Manifest | None,
-             refs: tuple[str, ...]) -> ManifestKind:
+def classify(
+    descriptor: Descriptor | None, manifest: Manifest | None, refs: tuple[str, ...]
+) -> ManifestKind:
     """Tell platform images from attestations, cosign signatures and other OCI artifacts."""
     if descriptor and descriptor.annotation("vnd.docker.reference.type") == "attestation-manifest":
         return ManifestKind.ATTESTATION

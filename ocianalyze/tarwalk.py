@@ -33,8 +33,14 @@ class TarEntry:
     raw_name: str  # as stored, for safety checks
 
 
-_TYPES = {ord("1"): "hardlink", ord("2"): "symlink", ord("3"): "char", ord("4"): "block",
-          ord("5"): "dir", ord("6"): "fifo"}
+_TYPES = {
+    ord("1"): "hardlink",
+    ord("2"): "symlink",
+    ord("3"): "char",
+    ord("4"): "block",
+    ord("5"): "dir",
+    ord("6"): "fifo",
+}
 
 
 class TarError(Exception):
@@ -234,8 +240,17 @@ class TarWalker:
         kind = _TYPES.get(typeflag, "file" if typeflag in _REGULAR else "other")
         if typeflag == ord("5") or (kind == "file" and name.endswith("/")):
             kind = "dir"
-        entry = TarEntry(_normalise(name), kind, size if kind == "file" else 0, mode, uid, gid, mtime,
-                         over.get("linkpath", _text(block[157:257])), name)
+        entry = TarEntry(
+            _normalise(name),
+            kind,
+            size if kind == "file" else 0,
+            mode,
+            uid,
+            gid,
+            mtime,
+            over.get("linkpath", _text(block[157:257])),
+            name,
+        )
         self.stats.add(entry)
         if self._on_entry is not None:
             self._on_entry(entry)

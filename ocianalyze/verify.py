@@ -73,8 +73,9 @@ def _blob_jobs(export: Export, fast: bool) -> dict[Digest, bool | None]:
     return jobs
 
 
-def verify(export: Export, opts: Options = Options(),
-           progress: Callable[[int], None] | None = None) -> Verification:
+def verify(
+    export: Export, opts: Options = Options(), progress: Callable[[int], None] | None = None
+) -> Verification:
     jobs = _blob_jobs(export, opts.fast)
     problems = list(export.model.problems)
     scans: dict[Digest, BlobScan] = {}
@@ -98,14 +99,18 @@ def verify(export: Export, opts: Options = Options(),
     return Verification(export, scans, tuple(_dedupe(problems)))
 
 
-def _largest_first(export: Export, jobs: dict[Digest, bool | None]) -> list[tuple[Digest, bool | None]]:
+def _largest_first(
+    export: Export, jobs: dict[Digest, bool | None]
+) -> list[tuple[Digest, bool | None]]:
     sizes = {d.digest: d.size for img in export.model.images for d in img.layers}
     return sorted(jobs.items(), key=lambda kv: -sizes.get(kv[0], 0))
 
 
-def _map(fn: Callable[[tuple[Digest, bool | None]], tuple[Digest, BlobScan | None, Problem | None]],
-         items: list[tuple[Digest, bool | None]], jobs: int,
-         ) -> Iterator[tuple[Digest, BlobScan | None, Problem | None]]:
+def _map(
+    fn: Callable[[tuple[Digest, bool | None]], tuple[Digest, BlobScan | None, Problem | None]],
+    items: list[tuple[Digest, bool | None]],
+    jobs: int,
+) -> Iterator[tuple[Digest, BlobScan | None, Problem | None]]:
     if jobs <= 1 or len(items) <= 1:
         yield from map(fn, items)
         return
@@ -113,8 +118,13 @@ def _map(fn: Callable[[tuple[Digest, bool | None]], tuple[Digest, BlobScan | Non
         yield from pool.map(fn, items)
 
 
-def _scan_one(export: Export, digest: Digest, as_layer: bool | None, opts: Options,
-              progress: Callable[[int], None] | None) -> BlobScan | None:
+def _scan_one(
+    export: Export,
+    digest: Digest,
+    as_layer: bool | None,
+    opts: Options,
+    progress: Callable[[int], None] | None,
+) -> BlobScan | None:
     storage = export.storage
     name = export.locations.get(digest, digest.blob_path)
     pre = storage.prescanned(name)
@@ -139,26 +149,43 @@ def _check_uses(export: Export, scans: dict[Digest, BlobScan], opts: Options) ->
 def _absent(desc: Descriptor, refs: tuple[str, ...]) -> Problem:
     where = refs[0] if refs else ""
     if desc.platform is not None:
-        return Problem(Kind.PLATFORM_ABSENT, str(desc.digest), where,
-                       f"platform {desc.platform} is listed but its manifest is not in the export")
+        return Problem(
+            Kind.PLATFORM_ABSENT,
+            str(desc.digest),
+            where,
+            f"platform {desc.platform} is listed but its manifest is not in the export",
+        )
     return Problem(Kind.MISSING_BLOB, str(desc.digest), where, f"manifest {desc.digest} is absent")
 
 
-def _check_image(export: Export, image: Image, scans: dict[Digest, BlobScan],
-                 opts: Options) -> list[Problem]:
+def _check_image(
+    export: Export, image: Image, scans: dict[Digest, BlobScan], opts: Options
+) -> list[Problem]:
     where = image.name
     present = [d for d in image.layers if d.digest in scans]
     if image.layers and not present and image.config is None and image.platform:
-        return [Problem(Kind.PLATFORM_ABSENT, str(image.config_descriptor.digest), where,
-                        f"platform {image.platform} has none of its blobs in the export")]
+        return [
+            Problem(
+                Kind.PLATFORM_ABSENT,
+                str(image.config_descriptor.digest),
+                where,
+                f"platform {image.platform} has none of its blobs in the export",
+            )
+        ]
     out: list[Problem] = []
     config_scan = scans.get(image.config_descriptor.digest)
     if config_scan is not None:
         out += _check_blob(image.config_descriptor, config_scan, where, export)
     diff_ids = image.config.diff_ids if image.config else ()
     if image.config is not None and len(diff_ids) != len(image.layers):
-        out.append(Problem(Kind.DIFF_ID_COUNT, str(image.config_descriptor.digest), where,
-                           f"{len(image.layers)} layers but {len(diff_ids)} diff_ids in the config"))
+        out.append(
+            Problem(
+                Kind.DIFF_ID_COUNT,
+                str(image.config_descriptor.digest),
+                where,
+                f"{len(image.layers)} layers but {len(diff_ids)} diff_ids in the config",
+            )
+        )
     out += _history_check(image, where)
     for i, desc in enumerate(image.layers):
         result = scans.get(desc.digest)
@@ -174,40 +201,75 @@ def _check_image(export: Export, image: Image, scans: dict[Digest, BlobScan],
 
 def _missing_layer(desc: Descriptor, where: str) -> Problem:
     if desc.media_type in mt.FOREIGN_LAYER_TYPES or desc.urls:
-        return Problem(Kind.FOREIGN_LAYER_ABSENT, str(desc.digest), where,
-                       f"foreign layer {desc.digest} is not in the export (fetched from "
-                       f"{desc.urls[0] if desc.urls else 'its registry'} at pull time)")
+        return Problem(
+            Kind.FOREIGN_LAYER_ABSENT,
+            str(desc.digest),
+            where,
+            f"foreign layer {desc.digest} is not in the export (fetched from "
+            f"{desc.urls[0] if desc.urls else 'its registry'} at pull time)",
+        )
     return Problem(Kind.MISSING_BLOB, str(desc.digest), where, f"blob {desc.digest} is absent")
 
 
 def _check_blob(desc: Descriptor, result: BlobScan, where: str, export: Export) -> list[Problem]:
     d = str(desc.digest)
     if result.size != desc.size:
-        return [Problem(Kind.SIZE_MISMATCH, d, where,
-                        f"{d}: descriptor says {desc.size} bytes, blob has {result.size}")]
+        return [
+            Problem(
+                Kind.SIZE_MISMATCH,
+                d,
+                where,
+                f"{d}: descriptor says {desc.size} bytes, blob has {result.size}",
+            )
+        ]
     if result.digest.algorithm != desc.digest.algorithm:
-        return [Problem(Kind.UNVERIFIABLE_DIGEST, d, where,
-                        f"{d}: hashed with {result.digest.algorithm} only")]
+        return [
+            Problem(
+                Kind.UNVERIFIABLE_DIGEST,
+                d,
+                where,
+                f"{d}: hashed with {result.digest.algorithm} only",
+            )
+        ]
     if result.digest != desc.digest and not export.layer_digests_from_config:
         return [Problem(Kind.DIGEST_MISMATCH, d, where, f"expected {d}, got {result.digest}")]
     return []
 
 
-def _check_layer(desc: Descriptor, result: BlobScan, diff_id: Digest | None,
-                 where: str) -> list[Problem]:
+def _check_layer(
+    desc: Descriptor, result: BlobScan, diff_id: Digest | None, where: str
+) -> list[Problem]:
     d = str(desc.digest)
     out = [Problem(kind, d, where, f"{d}: {msg}") for kind, msg in result.findings]
     declared = mt.declared_compression(desc.media_type)
     if declared is None and desc.media_type != mt.LEGACY_LAYER:
-        out.append(Problem(Kind.UNKNOWN_MEDIA_TYPE, d, where,
-                           f"{d}: unknown layer media type {desc.media_type}"))
+        out.append(
+            Problem(
+                Kind.UNKNOWN_MEDIA_TYPE,
+                d,
+                where,
+                f"{d}: unknown layer media type {desc.media_type}",
+            )
+        )
     elif declared is not None and declared is not result.compression:
-        out.append(Problem(Kind.MEDIA_TYPE_MISMATCH, d, where,
-                           f"{d}: media type {desc.media_type} says {declared.value}, "
-                           f"content is {result.compression.value}"))
+        out.append(
+            Problem(
+                Kind.MEDIA_TYPE_MISMATCH,
+                d,
+                where,
+                f"{d}: media type {desc.media_type} says {declared.value}, "
+                f"content is {result.compression.value}",
+            )
+        )
     if diff_id is not None and result.diff_id is not None and result.diff_id != diff_id:
-        out.append(Problem(Kind.DIFF_ID_MISMATCH, d, where,
-                           f"{d}: config diff_id {diff_id}, uncompressed content {result.diff_id}"))
+        out.append(
+            Problem(
+                Kind.DIFF_ID_MISMATCH,
+                d,
+                where,
+                f"{d}: config diff_id {diff_id}, uncompressed content {result.diff_id}",
+            )
+        )
     return out
 
 
@@ -217,9 +279,15 @@ def _history_check(image: Image, where: str) -> list[Problem]:
     built = sum(1 for h in image.config.history if not h.empty_layer)
     if built == len(image.config.diff_ids):
         return []
-    return [Problem(Kind.HISTORY_MISMATCH, str(image.config_descriptor.digest), where,
-                    f"history has {built} layer entries but the config lists "
-                    f"{len(image.config.diff_ids)} diff_ids")]
+    return [
+        Problem(
+            Kind.HISTORY_MISMATCH,
+            str(image.config_descriptor.digest),
+            where,
+            f"history has {built} layer entries but the config lists "
+            f"{len(image.config.diff_ids)} diff_ids",
+        )
+    ]
 
 
 def _dedupe(problems: Iterable[Problem]) -> Iterator[Problem]:

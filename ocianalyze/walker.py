@@ -75,8 +75,10 @@ class _Layer:
         except CorruptStream as exc:
             self.failure = (_STREAM_KINDS[exc.kind], str(exc))
         except _LimitExceeded:
-            self.failure = (Kind.LIMIT_EXCEEDED,
-                            f"uncompressed size passes the limit of {self.limit} bytes")
+            self.failure = (
+                Kind.LIMIT_EXCEEDED,
+                f"uncompressed size passes the limit of {self.limit} bytes",
+            )
 
     def _out(self, piece: bytes) -> None:
         self.size += len(piece)
@@ -101,9 +103,13 @@ class _Layer:
             try:
                 stats = self.walker.finish()
                 if not stats.clean_end:
-                    return [(Kind.MISSING_END_OF_ARCHIVE,
-                             "tar stream ends at an entry boundary without its end-of-archive "
-                             "blocks")]
+                    return [
+                        (
+                            Kind.MISSING_END_OF_ARCHIVE,
+                            "tar stream ends at an entry boundary without its end-of-archive "
+                            "blocks",
+                        )
+                    ]
             except TarError as exc:
                 self.tar_failure = (_TAR_KINDS[exc.kind], str(exc))
         return [self.tar_failure] if self.tar_failure else []
@@ -113,13 +119,21 @@ class _LimitExceeded(Exception):
     pass
 
 
-_STREAM_KINDS = {"corrupt": Kind.CORRUPT_COMPRESSION, "truncated": Kind.TRUNCATED,
-                 "trailing": Kind.TRAILING_DATA}
+_STREAM_KINDS = {
+    "corrupt": Kind.CORRUPT_COMPRESSION,
+    "truncated": Kind.TRUNCATED,
+    "trailing": Kind.TRAILING_DATA,
+}
 _TAR_KINDS = {"not_a_tar": Kind.NOT_A_TAR, "truncated": Kind.TRUNCATED}
 
 
-def scan(stream: BinaryIO, algorithm: str = "sha256", *, layer: bool | None = None,
-         opts: ScanOptions = ScanOptions()) -> BlobScan:
+def scan(
+    stream: BinaryIO,
+    algorithm: str = "sha256",
+    *,
+    layer: bool | None = None,
+    opts: ScanOptions = ScanOptions(),
+) -> BlobScan:
     """Read ``stream`` to its end once and report what it holds.
 
     ``layer``: True to insist the blob is a (possibly compressed) tar, False to only hash it,
@@ -128,8 +142,11 @@ def scan(stream: BinaryIO, algorithm: str = "sha256", *, layer: bool | None = No
     stored = hashlib.new(algorithm)
     head = stream.read(CHUNK)
     compression = sniff(head)
-    is_layer = layer if layer is not None else (
-        compression is not Compression.NONE or looks_like_tar(head))
+    is_layer = (
+        layer
+        if layer is not None
+        else (compression is not Compression.NONE or looks_like_tar(head))
+    )
     tar = _Layer(compression, opts) if is_layer else None
     kept: list[bytes] | None = [] if opts.keep else None
     size, chunk = 0, head
@@ -150,9 +167,12 @@ def scan(stream: BinaryIO, algorithm: str = "sha256", *, layer: bool | None = No
     findings = tar.finish()
     failed = any(k is not Kind.MISSING_END_OF_ARCHIVE for k, _ in findings)
     return BlobScan(
-        digest, size, compression,
+        digest,
+        size,
+        compression,
         diff_id=None if tar.failure else Digest("sha256", tar.hasher.hexdigest()),
         uncompressed_size=None if tar.failure else tar.size,
         tar=None if failed else tar.walker.stats,
-        findings=tuple(findings), content=content,
+        findings=tuple(findings),
+        content=content,
     )

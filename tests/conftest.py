@@ -15,8 +15,11 @@ from typing import Any
 import pytest
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_images"
-SAMPLE_NAMES = sorted(p.name for p in SAMPLES.iterdir()
-                      if p.name not in ("make_samples.py", "README.md", "__pycache__"))
+SAMPLE_NAMES = sorted(
+    p.name
+    for p in SAMPLES.iterdir()
+    if p.name not in ("make_samples.py", "README.md", "__pycache__")
+)
 
 
 @dataclass
@@ -30,8 +33,13 @@ class Run:
 
 
 def run_cli(*args: str, stdin: bytes | None = None, timeout: float = 120) -> Run:
-    proc = subprocess.run([sys.executable, "-m", "ocianalyze", *args], input=stdin,
-                          capture_output=True, timeout=timeout, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ocianalyze", *args],
+        input=stdin,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
     return Run(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
 
 

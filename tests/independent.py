@@ -62,8 +62,9 @@ def layer_truth(data: bytes) -> LayerTruth:
                 disk += -(-m.size // 4096) * 4096
             elif m.isdir():
                 disk += 4096
-    return LayerTruth(sha256(data), len(data), sha256(raw), len(raw), files, file_bytes, disk,
-                      whiteouts)
+    return LayerTruth(
+        sha256(data), len(data), sha256(raw), len(raw), files, file_bytes, disk, whiteouts
+    )
 
 
 def oci_manifests(layout: Path) -> list[tuple[str, dict[str, Any]]]:

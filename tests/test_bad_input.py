@@ -24,8 +24,9 @@ def _file(content: bytes) -> Callable[[Path], Path]:
     return make
 
 
-def _layout(index: bytes, layout: bytes | None = b'{"imageLayoutVersion":"1.0.0"}'
-            ) -> Callable[[Path], Path]:
+def _layout(
+    index: bytes, layout: bytes | None = b'{"imageLayoutVersion":"1.0.0"}'
+) -> Callable[[Path], Path]:
     def make(tmp: Path) -> Path:
         d = tmp / "layout"
         (d / "blobs" / "sha256").mkdir(parents=True)
@@ -63,9 +64,18 @@ def _fifo(tmp: Path) -> Path:
 
 
 def _descriptor(digest: str, size: int = 2) -> bytes:
-    return json.dumps({"schemaVersion": 2, "manifests": [
-        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest,
-         "size": size}]}).encode()
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "manifests": [
+                {
+                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "digest": digest,
+                    "size": size,
+                }
+            ],
+        }
+    ).encode()
 
 
 UNREADABLE = {
@@ -91,8 +101,9 @@ UNREADABLE = {
 
 @pytest.mark.parametrize("make", list(UNREADABLE.values()), ids=list(UNREADABLE))
 @pytest.mark.parametrize("command", ["inspect", "verify", "report"])
-def test_unreadable_input_exits_2_with_one_line(make: Callable[[Path], Path], command: str,
-                                                tmp_path: Path) -> None:
+def test_unreadable_input_exits_2_with_one_line(
+    make: Callable[[Path], Path], command: str, tmp_path: Path
+) -> None:
     path = make(tmp_path)
     before = tree_digest(path) if path.exists() and not path.is_fifo() else None
     run = run_cli(command, str(path), timeout=30)
@@ -104,8 +115,11 @@ def test_unreadable_input_exits_2_with_one_line(make: Callable[[Path], Path], co
         assert tree_digest(path) == before
 
 
-@pytest.mark.parametrize("data", [b"", b"garbage" * 100, gzip.compress(b"x" * 1000)[:20]],
-                         ids=["empty", "garbage", "truncated-gzip"])
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"garbage" * 100, gzip.compress(b"x" * 1000)[:20]],
+    ids=["empty", "garbage", "truncated-gzip"],
+)
 def test_bad_stdin_exits_2(data: bytes) -> None:
     run = run_cli("verify", "-", stdin=data)
     assert run.code == 2
@@ -119,8 +133,9 @@ def test_truncated_stdin_names_what_was_incomplete() -> None:
     assert "ends early" in run.err
 
 
-def test_blob_symlink_leaving_the_layout_is_refused(sample_copy: Callable[[str], Path],
-                                                    tmp_path: Path) -> None:
+def test_blob_symlink_leaving_the_layout_is_refused(
+    sample_copy: Callable[[str], Path], tmp_path: Path
+) -> None:
     layout = sample_copy("oci-layout")
     outside = tmp_path / "secret"
     manifest = json.loads((layout / "index.json").read_text())["manifests"][0]["digest"]
@@ -141,20 +156,48 @@ def test_self_referencing_index_is_reported(tmp_path: Path) -> None:
     a = {"schemaVersion": 2, "manifests": []}
     a_bytes = json.dumps(a).encode()
     a_digest = "sha256:" + __import__("hashlib").sha256(a_bytes).hexdigest()
-    b = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
-         "manifests": [{"mediaType": "application/vnd.oci.image.index.v1+json",
-                        "digest": a_digest, "size": len(a_bytes)}]}
+    b = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {
+                "mediaType": "application/vnd.oci.image.index.v1+json",
+                "digest": a_digest,
+                "size": len(a_bytes),
+            }
+        ],
+    }
     b_bytes = json.dumps(b).encode()
     b_digest = "sha256:" + __import__("hashlib").sha256(b_bytes).hexdigest()
     (d / "blobs" / "sha256" / b_digest.split(":")[1]).write_bytes(b_bytes)
     # a's stored bytes claim a's digest but list b: a loop a -> b -> a (a's digest mismatches)
-    loop = json.dumps({"schemaVersion": 2, "manifests": [
-        {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": b_digest,
-         "size": len(b_bytes)}]}).encode()
+    loop = json.dumps(
+        {
+            "schemaVersion": 2,
+            "manifests": [
+                {
+                    "mediaType": "application/vnd.oci.image.index.v1+json",
+                    "digest": b_digest,
+                    "size": len(b_bytes),
+                }
+            ],
+        }
+    ).encode()
     (d / "blobs" / "sha256" / a_digest.split(":")[1]).write_bytes(loop)
-    (d / "index.json").write_bytes(json.dumps({"schemaVersion": 2, "manifests": [
-        {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": b_digest,
-         "size": len(b_bytes)}]}).encode())
+    (d / "index.json").write_bytes(
+        json.dumps(
+            {
+                "schemaVersion": 2,
+                "manifests": [
+                    {
+                        "mediaType": "application/vnd.oci.image.index.v1+json",
+                        "digest": b_digest,
+                        "size": len(b_bytes),
+                    }
+                ],
+            }
+        ).encode()
+    )
     run = run_cli("verify", str(d), timeout=30)
     assert run.code == 1
     assert "Traceback" not in run.err

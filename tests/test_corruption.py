@@ -95,7 +95,7 @@ def wrong_size(layout: Path) -> None:
 
 
 def wrong_diff_id(layout: Path) -> None:
-    digest, manifest = _manifest(layout)
+    _, manifest = _manifest(layout)
     config_path = _blob_path(layout, manifest["config"]["digest"])
     config = json.loads(config_path.read_bytes())
     config["rootfs"]["diff_ids"][0] = "sha256:" + "0" * 64
@@ -114,8 +114,9 @@ DAMAGE = {
 
 @pytest.mark.parametrize("damage", list(DAMAGE), ids=lambda f: f.__name__)
 @pytest.mark.parametrize("name", LAYOUTS)
-def test_damaged_layout(name: str, damage: Callable[[Path], None],
-                        sample_copy: Callable[[str], Path]) -> None:
+def test_damaged_layout(
+    name: str, damage: Callable[[Path], None], sample_copy: Callable[[str], Path]
+) -> None:
     layout = sample_copy(name)
     damage(layout)
     before = tree_digest(layout)
@@ -152,9 +153,14 @@ def _flip_layer(name: str, data: bytes) -> bytes:
     return data
 
 
-@pytest.mark.parametrize(("name", "kind"), [("docker-legacy.tar", "diff_id_mismatch"),
-                                            ("docker-25.tar", "digest_mismatch"),
-                                            ("oci-archive.tar", "digest_mismatch")])
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("docker-legacy.tar", "diff_id_mismatch"),
+        ("docker-25.tar", "digest_mismatch"),
+        ("oci-archive.tar", "digest_mismatch"),
+    ],
+)
 def test_damaged_tarball(name: str, kind: str, tmp_path: Path) -> None:
     from .conftest import SAMPLES
 

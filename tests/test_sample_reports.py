@@ -45,9 +45,12 @@ def _expected_oci(layout: Path) -> dict[str, tuple[str, list[LayerTruth]]]:
     """manifest digest → (config digest, layer truths) for an OCI layout directory."""
     out = {}
     for digest, manifest in oci_manifests(layout):
-        layers = [layer_truth(blob(layout, d["digest"])) for d in manifest["layers"]
-                  if (layout / "blobs" / d["digest"].replace(":", "/")).exists()
-                  and "tar" in d["mediaType"]]
+        layers = [
+            layer_truth(blob(layout, d["digest"]))
+            for d in manifest["layers"]
+            if (layout / "blobs" / d["digest"].replace(":", "/")).exists()
+            and "tar" in d["mediaType"]
+        ]
         out[digest] = (manifest["config"]["digest"], layers)
     return out
 
@@ -65,16 +68,21 @@ def _by_manifest(doc: dict[str, Any]) -> dict[str | None, dict[str, Any]]:
 
 def _assert_layers(got: list[dict[str, Any]], want: list[LayerTruth]) -> None:
     assert len(got) == len(want)
-    for g, w in zip(got, want):
+    for g, w in zip(got, want, strict=True):
         assert (g["digest"], g["size"], g["diff_id"]) == (w.digest, w.size, w.diff_id)
-        assert (g["uncompressed_size"], g["files"], g["file_bytes"], g["disk_bytes"],
-                g["whiteouts"]) == (w.uncompressed_size, w.files, w.file_bytes, w.disk_bytes,
-                                    w.whiteouts)
+        assert (
+            g["uncompressed_size"],
+            g["files"],
+            g["file_bytes"],
+            g["disk_bytes"],
+            g["whiteouts"],
+        ) == (w.uncompressed_size, w.files, w.file_bytes, w.disk_bytes, w.whiteouts)
         assert g["verified"] is True
 
 
-@pytest.mark.parametrize("name", ["oci-layout", "oci-zstd", "multi-platform", "oci-archive.tar",
-                                  "docker-25.tar"])
+@pytest.mark.parametrize(
+    "name", ["oci-layout", "oci-zstd", "multi-platform", "oci-archive.tar", "docker-25.tar"]
+)
 def test_oci_based_samples_match_independent_values(name: str, tmp_path: Path) -> None:
     path = SAMPLES / name
     layout = _extract(path, tmp_path) if path.is_file() else path
@@ -121,8 +129,9 @@ def test_skopeo_dir_sample_matches_independent_values() -> None:
     (image,) = run.json()["images"]
     assert image["manifest_digest"] == sha256(manifest_bytes)
     assert image["config_digest"] == manifest["config"]["digest"]
-    want = [layer_truth((path / d["digest"].split(":")[1]).read_bytes())
-            for d in manifest["layers"]]
+    want = [
+        layer_truth((path / d["digest"].split(":")[1]).read_bytes()) for d in manifest["layers"]
+    ]
     _assert_layers(image["layers"], want)
 
 
@@ -145,8 +154,10 @@ def test_inspect_contract_on_two_tag_layout() -> None:
     assert image["config_digest"] == manifest["config"]["digest"]
     assert image["platform"] == {"os": "linux", "architecture": "amd64", "variant": None}
     assert image["created"] == json.loads(blob(layout, manifest["config"]["digest"]))["created"]
-    assert image["layers"] == [{"digest": d["digest"], "media_type": d["mediaType"],
-                                "size": d["size"]} for d in manifest["layers"]]
+    assert image["layers"] == [
+        {"digest": d["digest"], "media_type": d["mediaType"], "size": d["size"]}
+        for d in manifest["layers"]
+    ]
 
 
 def test_nested_index_platforms() -> None:

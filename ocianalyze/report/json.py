@@ -26,14 +26,21 @@ def _image(export: Export, image: Image) -> dict[str, Any]:
         "config_digest": str(image.config_descriptor.digest),
         "created": image.config.created if image.config else None,
         "attests": str(image.attests) if image.attests else None,
-        "layers": [{"digest": str(d.digest), "media_type": d.media_type, "size": d.size}
-                   for d in image.layers],
+        "layers": [
+            {"digest": str(d.digest), "media_type": d.media_type, "size": d.size}
+            for d in image.layers
+        ],
     }
 
 
 def _problem(p: Problem) -> dict[str, Any]:
-    return {"kind": p.kind.value, "severity": p.severity.value, "digest": p.digest,
-            "path": p.path, "message": p.message}
+    return {
+        "kind": p.kind.value,
+        "severity": p.severity.value,
+        "digest": p.digest,
+        "path": p.path,
+        "message": p.message,
+    }
 
 
 def _source(export: Export) -> dict[str, Any]:
@@ -41,10 +48,15 @@ def _source(export: Export) -> dict[str, Any]:
 
 
 def _absent(export: Export) -> list[dict[str, Any]]:
-    return [{"refs": list(a.refs), "digest": str(a.descriptor.digest),
-             "media_type": a.descriptor.media_type,
-             "platform": a.descriptor.platform.to_json() if a.descriptor.platform else None}
-            for a in export.model.absent]
+    return [
+        {
+            "refs": list(a.refs),
+            "digest": str(a.descriptor.digest),
+            "media_type": a.descriptor.media_type,
+            "platform": a.descriptor.platform.to_json() if a.descriptor.platform else None,
+        }
+        for a in export.model.absent
+    ]
 
 
 def inspect_doc(export: Export) -> dict[str, Any]:
@@ -78,12 +90,16 @@ def _layer(facts: LayerFacts) -> dict[str, Any]:
 def report_doc(v: Verification, strict: bool = False) -> dict[str, Any]:
     doc = inspect_doc(v.export)
     good = v.verified()
-    for entry, image in zip(doc["images"], v.export.model.images):
+    for entry, image in zip(doc["images"], v.export.model.images, strict=True):
         facts = layer_facts(image, v.scans, good)
         entry["layers"] = [_layer(f) for f in facts]
         t = totals(facts)
-        entry["totals"] = {"size": t.size, "uncompressed_size": t.uncompressed_size,
-                           "file_bytes": t.file_bytes, "disk_bytes": t.disk_bytes}
+        entry["totals"] = {
+            "size": t.size,
+            "uncompressed_size": t.uncompressed_size,
+            "file_bytes": t.file_bytes,
+            "disk_bytes": t.disk_bytes,
+        }
     doc["ok"] = v.ok(strict)
     doc["problems"] = [_problem(p) for p in v.problems]
     return doc

@@ -51,19 +51,36 @@ def report_text(v: Verification) -> str:
     for image in export.model.images:
         lines += _header(image)
         facts = layer_facts(image, v.scans, good)
-        lines.append(_ROW.format("#", "layer", "comp", "stored", "uncompressed", "files",
-                                 "on disk", "ok"))
+        lines.append(
+            _ROW.format("#", "layer", "comp", "stored", "uncompressed", "files", "on disk", "ok")
+        )
         for i, f in enumerate(facts, 1):
             s, tar = f.scan, f.scan.tar if f.scan else None
-            lines.append(_ROW.format(
-                i, f.descriptor.digest.encoded[:19], s.compression.value if s else "-",
-                human(f.descriptor.size),
-                human(s.uncompressed_size) if s and s.uncompressed_size is not None else "-",
-                tar.files if tar else "-", human(tar.disk_bytes) if tar else "-",
-                "ok" if f.verified else "NO"))
+            lines.append(
+                _ROW.format(
+                    i,
+                    f.descriptor.digest.encoded[:19],
+                    s.compression.value if s else "-",
+                    human(f.descriptor.size),
+                    human(s.uncompressed_size) if s and s.uncompressed_size is not None else "-",
+                    tar.files if tar else "-",
+                    human(tar.disk_bytes) if tar else "-",
+                    "ok" if f.verified else "NO",
+                )
+            )
         t = totals(facts)
-        lines.append(_ROW.format("", "total", "", human(t.size), human(t.uncompressed_size), "",
-                                 human(t.disk_bytes), ""))
+        lines.append(
+            _ROW.format(
+                "",
+                "total",
+                "",
+                human(t.size),
+                human(t.uncompressed_size),
+                "",
+                human(t.disk_bytes),
+                "",
+            )
+        )
         lines.append("")
     lines += [p.line() for p in v.problems]
     lines.append("verified: all blobs match" if v.ok() else "FAILED: see problems above")

@@ -78,7 +78,7 @@ class DirStorage:
 
     def open(self, name: str) -> BinaryIO:
         # O_NOFOLLOW is not needed: _path resolved every link and checked the target.
-        return open(self._path(name), "rb", buffering=0)  # noqa: SIM115
+        return open(self._path(name), "rb", buffering=0)
 
     def prescanned(self, name: str) -> BlobScan | None:
         return None

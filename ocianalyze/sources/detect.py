@@ -34,9 +34,14 @@ class _Prefixed:
         return self._rest.read(n)
 
 
-def open_export(path: str, *, scan_stream: bool = False, opts: ScanOptions = ScanOptions(),
-                progress: Callable[[int], None] | None = None,
-                stdin: BinaryIO | None = None) -> Export:
+def open_export(
+    path: str,
+    *,
+    scan_stream: bool = False,
+    opts: ScanOptions = ScanOptions(),
+    progress: Callable[[int], None] | None = None,
+    stdin: BinaryIO | None = None,
+) -> Export:
     """Open ``path`` (a directory, a tar file, a compressed tar file, or "-" for stdin).
 
     ``scan_stream``: when the input can only be read once, scan every blob as it passes
@@ -67,23 +72,37 @@ def open_export(path: str, *, scan_stream: bool = False, opts: ScanOptions = Sca
     return _load(storage, storage.names, path, archive=True)
 
 
-def _from_stream(raw: BinaryIO, head: bytes, where: str, scan_stream: bool, opts: ScanOptions,
-                 progress: Callable[[int], None] | None) -> Export:
+def _from_stream(
+    raw: BinaryIO,
+    head: bytes,
+    where: str,
+    scan_stream: bool,
+    opts: ScanOptions,
+    progress: Callable[[int], None] | None,
+) -> Export:
     if not head:
         raise NotAnExport(where, "empty input")
     compression = sniff(head)
     stream = raw if compression is Compression.NONE else DecompressingReader(raw, compression)
     if compression is Compression.NONE and not looks_like_tar(head):
         raise NotAnExport(where, "not a tar archive")
-    storage = StreamStorage(stream, where, scan_blobs=scan_stream, opts=opts,  # type: ignore[arg-type]
-                            progress=progress)
+    storage = StreamStorage(
+        stream,
+        where,
+        scan_blobs=scan_stream,
+        opts=opts,  # type: ignore[arg-type]
+        progress=progress,
+    )
     return _load(storage, storage.names, where, archive=True)
 
 
 def _from_dir(p: Path, where: str) -> Export:
     storage = DirStorage(p, where)
-    names = {n for n in ("oci-layout", "index.json", "manifest.json", "version", "repositories")
-             if storage.size(n) is not None}
+    names = {
+        n
+        for n in ("oci-layout", "index.json", "manifest.json", "version", "repositories")
+        if storage.size(n) is not None
+    }
     if "version" in names and "manifest.json" in names and "index.json" not in names:
         return _export(where, ExportFormat.DOCKER_DIR, storage, load_skopeo_dir(storage))
     return _load(storage, names, where, archive=False)
@@ -102,7 +121,15 @@ def _load(storage: Storage, names: set[str], where: str, *, archive: bool) -> Ex
     raise NotAnExport(where, "no index.json, oci-layout or manifest.json: not an image export")
 
 
-def _export(where: str, fmt: ExportFormat, storage: Storage, loader: Loader,
-            from_config: bool = False) -> Export:
-    return Export(where, fmt, loader.model(), storage, loader.locations,
-                  frozenset(loader.verified), from_config)
+def _export(
+    where: str, fmt: ExportFormat, storage: Storage, loader: Loader, from_config: bool = False
+) -> Export:
+    return Export(
+        where,
+        fmt,
+        loader.model(),
+        storage,
+        loader.locations,
+        frozenset(loader.verified),
+        from_config,
+    )

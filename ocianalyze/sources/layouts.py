@@ -16,8 +16,19 @@ from .. import mediatypes as mt
 from ..digest import Digest
 from ..errors import BadManifest, InvalidDigest, Kind, OciError, Problem
 from ..model import (
-    Absent, Descriptor, ExportModel, Image, ImageConfig, IndexRef, Manifest, classify,
-    load_json, parse_config, parse_descriptor, parse_index, parse_manifest,
+    Absent,
+    Descriptor,
+    ExportModel,
+    Image,
+    ImageConfig,
+    IndexRef,
+    Manifest,
+    classify,
+    load_json,
+    parse_config,
+    parse_descriptor,
+    parse_index,
+    parse_manifest,
 )
 from .base import Storage, read_small
 
@@ -39,8 +50,9 @@ class Loader:
         self.verified: set[Digest] = set()
 
     def model(self) -> ExportModel:
-        return ExportModel(tuple(self.images), tuple(self.indexes), tuple(self.absent),
-                           tuple(self.problems))
+        return ExportModel(
+            tuple(self.images), tuple(self.indexes), tuple(self.absent), tuple(self.problems)
+        )
 
     def problem(self, kind: Kind, digest: Digest | None, where: str, message: str) -> None:
         self.problems.append(Problem(kind, str(digest) if digest else None, where, message))
@@ -62,22 +74,33 @@ class Loader:
 
     def _verify(self, desc: Descriptor, data: bytes, where: str) -> bool:
         if len(data) != desc.size:
-            self.problem(Kind.SIZE_MISMATCH, desc.digest, where,
-                         f"{desc.digest}: expected {desc.size} bytes, found {len(data)}")
+            self.problem(
+                Kind.SIZE_MISMATCH,
+                desc.digest,
+                where,
+                f"{desc.digest}: expected {desc.size} bytes, found {len(data)}",
+            )
             return False
         actual = Digest.of(data, desc.digest.algorithm)
         if actual != desc.digest:
-            self.problem(Kind.DIGEST_MISMATCH, desc.digest, where,
-                         f"expected {desc.digest}, got {actual}")
+            self.problem(
+                Kind.DIGEST_MISMATCH, desc.digest, where, f"expected {desc.digest}, got {actual}"
+            )
             return False
         return True
 
-    def walk(self, desc: Descriptor, refs: tuple[str, ...], parent: Digest | None,
-             stack: tuple[Digest, ...] = ()) -> None:
+    def walk(
+        self,
+        desc: Descriptor,
+        refs: tuple[str, ...],
+        parent: Digest | None,
+        stack: tuple[Digest, ...] = (),
+    ) -> None:
         where = refs[0] if refs else str(desc.digest)
         if desc.digest in stack or len(stack) > MAX_DEPTH:
-            self.problem(Kind.BAD_METADATA, desc.digest, where,
-                         "index references itself or nests too deeply")
+            self.problem(
+                Kind.BAD_METADATA, desc.digest, where, "index references itself or nests too deeply"
+            )
             return
         value = self.blob_json(desc, where)
         if value is None:
@@ -90,15 +113,25 @@ class Loader:
         except OciError as exc:  # a malformed nested document spoils only its own subtree
             self.problem(Kind.BAD_METADATA, desc.digest, where, exc.problem)
 
-    def _dispatch(self, desc: Descriptor, value: Any, refs: tuple[str, ...],
-                  parent: Digest | None, stack: tuple[Digest, ...]) -> None:
+    def _dispatch(
+        self,
+        desc: Descriptor,
+        value: Any,
+        refs: tuple[str, ...],
+        parent: Digest | None,
+        stack: tuple[Digest, ...],
+    ) -> None:
         where = f"{self.storage.where}: {desc.digest}"
         media_type = desc.media_type
         if media_type not in mt.INDEX_TYPES | mt.MANIFEST_TYPES and isinstance(value, dict):
             media_type = mt.OCI_INDEX if "manifests" in value else mt.OCI_MANIFEST
             if "layers" not in value and "manifests" not in value:
-                self.problem(Kind.UNKNOWN_MEDIA_TYPE, desc.digest, refs[0] if refs else "",
-                             f"not a manifest or index: {desc.media_type}")
+                self.problem(
+                    Kind.UNKNOWN_MEDIA_TYPE,
+                    desc.digest,
+                    refs[0] if refs else "",
+                    f"not a manifest or index: {desc.media_type}",
+                )
                 return
         if media_type in mt.INDEX_TYPES:
             index = parse_index(value, where)
@@ -108,8 +141,9 @@ class Loader:
         else:
             self.image(desc, parse_manifest(value, where), refs, parent)
 
-    def image(self, desc: Descriptor, manifest: Manifest, refs: tuple[str, ...],
-              parent: Digest | None) -> None:
+    def image(
+        self, desc: Descriptor, manifest: Manifest, refs: tuple[str, ...], parent: Digest | None
+    ) -> None:
         where = refs[0] if refs else str(desc.digest)
         kind = classify(desc, manifest, refs)
         config = self.config(manifest.config, where) if kind.value == "image" else None
@@ -117,13 +151,20 @@ class Loader:
         for layer in manifest.layers:
             self.locations[layer.digest] = self.locate(layer.digest)
         attests = desc.annotation("vnd.docker.reference.digest")
-        self.images.append(Image(
-            refs=refs, kind=kind, manifest_descriptor=desc, manifest=manifest,
-            index_digest=parent, config_descriptor=manifest.config, config=config,
-            layers=manifest.layers,
-            platform=desc.platform or (config.platform if config else None),
-            attests=_maybe_digest(attests),
-        ))
+        self.images.append(
+            Image(
+                refs=refs,
+                kind=kind,
+                manifest_descriptor=desc,
+                manifest=manifest,
+                index_digest=parent,
+                config_descriptor=manifest.config,
+                config=config,
+                layers=manifest.layers,
+                platform=desc.platform or (config.platform if config else None),
+                attests=_maybe_digest(attests),
+            )
+        )
 
     def config_location(self, desc: Descriptor) -> None:
         self.locations.setdefault(desc.digest, self.locate(desc.digest))
@@ -154,7 +195,9 @@ def load_oci(storage: Storage, extra_refs: dict[Digest, tuple[str, ...]] | None 
     loader = Loader(storage, lambda d: d.blob_path)
     layout = read_small(storage, "oci-layout", 1 << 16)
     if layout is None:
-        loader.problem(Kind.BAD_METADATA, None, "oci-layout", "the required oci-layout file is absent")
+        loader.problem(
+            Kind.BAD_METADATA, None, "oci-layout", "the required oci-layout file is absent"
+        )
     else:
         version = load_json(layout, f"{storage.where}: oci-layout")
         if not isinstance(version, dict) or not isinstance(version.get("imageLayoutVersion"), str):
@@ -177,8 +220,10 @@ def _merge_tags(images: list[Image]) -> list[Image]:
     """Several index.json names for one manifest are one image with several refs."""
     merged: dict[tuple[Digest | None, Digest | None], Image] = {}
     for img in images:
-        key = (img.manifest_descriptor.digest if img.manifest_descriptor else None,
-               img.index_digest)
+        key = (
+            img.manifest_descriptor.digest if img.manifest_descriptor else None,
+            img.index_digest,
+        )
         first = merged.get(key)
         if first is None:
             merged[key] = img
@@ -209,8 +254,10 @@ def read_docker_manifest(storage: Storage) -> list[dict[str, Any]]:
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise BadManifest(where, "expected a JSON array of objects")
     for e in entries:
-        if not isinstance(e.get("Config"), str) or not isinstance(e.get("Layers"), list) or not all(
-            isinstance(x, str) for x in e["Layers"]
+        if (
+            not isinstance(e.get("Config"), str)
+            or not isinstance(e.get("Layers"), list)
+            or not all(isinstance(x, str) for x in e["Layers"])
         ):
             raise BadManifest(where, "an entry lacks a Config string or a Layers list")
         if not isinstance(e.get("RepoTags") or [], list):
@@ -251,16 +298,33 @@ def _docker_image(loader: Loader, entry: dict[str, Any]) -> None:
         loader.verified.add(digest)
     config = parse_config(load_json(data, f"{storage.where}: {name}"), f"{storage.where}: {name}")
     if len(config.diff_ids) != len(entry["Layers"]):
-        raise BadManifest(f"{storage.where}: manifest.json",
-                          f"{len(entry['Layers'])} layers but {len(config.diff_ids)} diff_ids")
+        raise BadManifest(
+            f"{storage.where}: manifest.json",
+            f"{len(entry['Layers'])} layers but {len(config.diff_ids)} diff_ids",
+        )
     sources = entry.get("LayerSources") or {}
-    layers = tuple(_docker_layer(loader, path, diff_id, sources)
-                   for path, diff_id in zip(entry["Layers"], config.diff_ids))
-    loader.images.append(Image(refs, classify(None, None, refs), None, None, None, desc, config,
-                               layers, config.platform))
+    layers = tuple(
+        _docker_layer(loader, path, diff_id, sources)
+        for path, diff_id in zip(entry["Layers"], config.diff_ids, strict=True)
+    )
+    loader.images.append(
+        Image(
+            refs,
+            classify(None, None, refs),
+            None,
+            None,
+            None,
+            desc,
+            config,
+            layers,
+            config.platform,
+        )
+    )
 
 
-def _docker_layer(loader: Loader, path: str, diff_id: Digest, sources: dict[str, Any]) -> Descriptor:
+def _docker_layer(
+    loader: Loader, path: str, diff_id: Digest, sources: dict[str, Any]
+) -> Descriptor:
     if str(diff_id) in sources:  # a foreign layer: Docker keeps its distribution descriptor
         desc = parse_descriptor(sources[str(diff_id)], f"{loader.storage.where}: manifest.json")
     else:
@@ -289,7 +353,9 @@ def load_skopeo_dir(storage: Storage) -> Loader:
     value = load_json(data, f"{storage.where}: manifest.json")
     media_type = value.get("mediaType") if isinstance(value, dict) else None
     if not isinstance(media_type, str):
-        media_type = mt.OCI_INDEX if isinstance(value, dict) and "manifests" in value else mt.OCI_MANIFEST
+        media_type = (
+            mt.OCI_INDEX if isinstance(value, dict) and "manifests" in value else mt.OCI_MANIFEST
+        )
     top = Descriptor(media_type, Digest.of(data), len(data))
     loader.locations[top.digest] = "manifest.json"
     loader.verified.add(top.digest)

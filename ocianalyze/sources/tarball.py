@@ -139,9 +139,15 @@ def _json_like(content: bytes | None) -> bool:
 class StreamStorage:
     """A tar read once from a stream. With ``scan``, every member goes through the walker."""
 
-    def __init__(self, stream: BinaryIO, where: str, *, scan_blobs: bool,
-                 opts: ScanOptions = ScanOptions(),
-                 progress: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        stream: BinaryIO,
+        where: str,
+        *,
+        scan_blobs: bool,
+        opts: ScanOptions = ScanOptions(),
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
         self.where = where
         self._index = _Members(where)
         self._scans: dict[str, BlobScan] = {}
@@ -156,8 +162,13 @@ class StreamStorage:
         if not self._index.members:
             raise NotAnExport(where, "empty archive")
 
-    def _take(self, tf: tarfile.TarFile, member: tarfile.TarInfo, scan_blobs: bool,
-              progress: Callable[[int], None] | None) -> None:
+    def _take(
+        self,
+        tf: tarfile.TarFile,
+        member: tarfile.TarInfo,
+        scan_blobs: bool,
+        progress: Callable[[int], None] | None,
+    ) -> None:
         name = self._index.add(member)
         if name is None or not member.isfile():
             return
