@@ -127,6 +127,18 @@ _STREAM_KINDS = {
 _TAR_KINDS = {"not_a_tar": Kind.NOT_A_TAR, "truncated": Kind.TRUNCATED}
 
 
+def _read_head(stream: BinaryIO) -> bytes:
+    """The first chunk, at least one tar block long unless the stream is shorter: pipes may
+    return short reads, and sniffing needs whole magic numbers and a whole header."""
+    head = stream.read(CHUNK)
+    while 0 < len(head) < BLOCK:
+        more = stream.read(CHUNK)
+        if not more:
+            break
+        head += more
+    return head
+
+
 def scan(
     stream: BinaryIO,
     algorithm: str = "sha256",
@@ -140,7 +152,7 @@ def scan(
     None to decide from its first bytes (compressed, or a valid tar header, means a layer).
     """
     stored = hashlib.new(algorithm)
-    head = stream.read(CHUNK)
+    head = _read_head(stream)
     compression = sniff(head)
     is_layer = (
         layer
