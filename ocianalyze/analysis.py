@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .digest import Digest
-from .model import Descriptor, Image
+from .merge import MergeResult, merge
+from .model import Descriptor, Image, ManifestKind
 from .walker import BlobScan
 
 
@@ -52,3 +53,30 @@ def totals(layers: list[LayerFacts]) -> Totals:
         file_bytes=total("file_bytes"),
         disk_bytes=total("disk_bytes"),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ImageAnalysis:
+    image: Image
+    layers: list[LayerFacts]
+    totals: Totals
+    merge: MergeResult | None  # when every layer was read with its entries
+
+
+def _merge(image: Image, scans: dict[Digest, BlobScan], top: int) -> MergeResult | None:
+    if image.kind is not ManifestKind.IMAGE or not image.layers:
+        return None
+    tables = [scans[d.digest].entries if d.digest in scans else None for d in image.layers]
+    if any(t is None for t in tables):
+        return None
+    return merge(tables, top)  # type: ignore[arg-type]
+
+
+def analyze(
+    images: tuple[Image, ...], scans: dict[Digest, BlobScan], verified: set[Digest], top: int = 10
+) -> list[ImageAnalysis]:
+    out = []
+    for image in images:
+        facts = layer_facts(image, scans, verified)
+        out.append(ImageAnalysis(image, facts, totals(facts), _merge(image, scans, top)))
+    return out

@@ -17,10 +17,17 @@ import typer
 from tqdm import tqdm
 
 from . import __version__
+from .entries import EntryTable
 from .errors import OciError, Severity
+from .footprint import footprint as compute_footprint
+from .merge import merged_entries
+from .report import files as files_report
+from .report import footprint as fp_report
 from .report import json as json_report
 from .report import text as text_report
+from .select import choose_image
 from .sources import Export, open_export
+from .tarwalk import TarEntry
 from .verify import Options, Verification, verify
 from .walker import DEFAULT_MAX_UNCOMPRESSED, ScanOptions
 
@@ -110,11 +117,10 @@ def _jobs(jobs: int) -> int:
 
 
 def _verify(
-    path: str, jobs: int, fast: bool, strict: bool, quiet: bool, limit: int
+    path: str, jobs: int, fast: bool, strict: bool, quiet: bool, limit: int, entries: bool = False
 ) -> Verification:
-    opts = Options(
-        jobs=_jobs(jobs), fast=fast, strict=strict, scan=ScanOptions(max_uncompressed=limit)
-    )
+    scan = ScanOptions(max_uncompressed=limit, collect_entries=entries)
+    opts = Options(jobs=_jobs(jobs), fast=fast, strict=strict, scan=scan)
     with _progress(quiet, None) as bar:
         export = open_export(path, scan_stream=True, opts=opts.scan, progress=bar.update)
         bar.reset(total=_blob_bytes(export))
@@ -174,6 +180,9 @@ def verify_cmd(
             raise typer.Exit(EXIT_FAILED)
 
 
+TopOpt = Annotated[int, typer.Option("--top", min=0, help="Largest files and wasters shown.")]
+
+
 @app.command()
 def report(
     path: PathArg,
@@ -182,19 +191,92 @@ def report(
     strict: StrictOpt = False,
     quiet: QuietOpt = False,
     limit: LimitOpt = DEFAULT_MAX_UNCOMPRESSED,
+    top: TopOpt = 10,
 ) -> None:
-    """Verify, then show every image with its layers' sizes: stored, uncompressed, on disk."""
+    """Verify, then show every image: layer sizes (stored, uncompressed, on disk) and waste."""
     with _guard():
-        v = _verify(path, jobs, False, strict, quiet, limit)
+        v = _verify(path, jobs, False, strict, quiet, limit, entries=True)
         renderers: dict[ReportFormat, Callable[[Verification], str]] = {
-            ReportFormat.TEXT: text_report.report_text,
-            ReportFormat.JSON: lambda v: json_report.render(json_report.report_doc(v, strict)),
+            ReportFormat.TEXT: lambda v: text_report.report_text(v, top),
+            ReportFormat.JSON: lambda v: json_report.render(json_report.report_doc(v, strict, top)),
+            ReportFormat.MARKDOWN: _markdown,
         }
-        if fmt not in renderers:
-            _fail(path, f"--format {fmt.value} is not available yet", EXIT_UNREADABLE)
         _emit(renderers[fmt](v))
         if not v.ok(strict):
             raise typer.Exit(EXIT_FAILED)
+
+
+def _markdown(v: Verification) -> str:
+    from .report import markdown
+
+    return markdown.render(v)
+
+
+@app.command()
+def footprint(
+    paths: Annotated[list[str], typer.Argument(help="One or more exports.")],
+    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.TEXT,
+    jobs: JobsOpt = 0,
+    quiet: QuietOpt = False,
+    limit: LimitOpt = DEFAULT_MAX_UNCOMPRESSED,
+) -> None:
+    """What each platform costs across the exports, shared vs unique, and the bundle's total."""
+    with _guard():
+        results = [_verify(p, jobs, False, False, quiet, limit) for p in paths]
+        fp = compute_footprint(results)
+        _emit(fp_report.footprint_json(fp) if fmt is Format.JSON else fp_report.footprint_text(fp))
+        for v in results:
+            for p in v.problems:
+                sys.stderr.write(f"ocianalyze: {v.export.path}: {p.line()}\n")
+        if not all(v.ok() for v in results):
+            raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def files(
+    path: PathArg,
+    image: Annotated[
+        str | None, typer.Option("--image", help="Ref, digest or os/arch[/variant].")
+    ] = None,
+    layer: Annotated[
+        int | None, typer.Option("--layer", min=1, help="List layer N (1 = base).")
+    ] = None,
+    merged: Annotated[
+        bool, typer.Option("--merged", help="List the merged filesystem (default).")
+    ] = False,
+    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.TEXT,
+    quiet: QuietOpt = False,
+    limit: LimitOpt = DEFAULT_MAX_UNCOMPRESSED,
+) -> None:
+    """List the files of one layer, or of the merged filesystem, like `tar -tv`."""
+    with _guard():
+        if layer is not None and merged:
+            _fail(path, "--layer and --merged exclude each other", EXIT_UNREADABLE)
+        scan = ScanOptions(max_uncompressed=limit, collect_entries=True)
+        export = open_export(path, scan_stream=True, opts=scan)
+        chosen = choose_image(export, image)
+        v = verify(export, Options(jobs=_jobs(0), scan=scan), images=(chosen,))
+        tables = [v.scans[d.digest].entries if d.digest in v.scans else None for d in chosen.layers]
+        if any(t is None for t in tables) or (layer is not None and layer > len(tables)):
+            _fail(
+                path,
+                "the layers of this image cannot all be read"
+                if layer is None
+                else f"image has {len(tables)} layers",
+                EXIT_FAILED,
+            )
+        entries = _listing(tables, layer)  # type: ignore[arg-type]
+        if fmt is Format.JSON:
+            _emit(files_report.files_json(chosen.name, layer, entries))
+        else:
+            _emit(files_report.files_text(entries))
+
+
+def _listing(tables: list[EntryTable], layer: int | None) -> list[TarEntry]:
+    if layer is not None:
+        t = tables[layer - 1]
+        return [t.entry(i) for i in range(len(t))]
+    return [tables[n].entry(i) for n, i in merged_entries(tables)]
 
 
 def _version(value: bool) -> None:

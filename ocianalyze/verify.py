@@ -57,10 +57,10 @@ class _Counting:
 _RANK = {False: 0, None: 1, True: 2}
 
 
-def _blob_jobs(export: Export, fast: bool) -> dict[Digest, bool | None]:
+def _blob_jobs(export: Export, images: tuple[Image, ...], fast: bool) -> dict[Digest, bool | None]:
     """Every blob to read once, and how: True as a layer, False hash only, None sniff."""
     jobs: dict[Digest, bool | None] = {}
-    for image in export.model.images:
+    for image in images:
         for layer in image.layers:
             how: bool | None = False
             if image.kind is ManifestKind.IMAGE and not fast:
@@ -74,9 +74,14 @@ def _blob_jobs(export: Export, fast: bool) -> dict[Digest, bool | None]:
 
 
 def verify(
-    export: Export, opts: Options = Options(), progress: Callable[[int], None] | None = None
+    export: Export,
+    opts: Options = Options(),
+    progress: Callable[[int], None] | None = None,
+    images: tuple[Image, ...] | None = None,
 ) -> Verification:
-    jobs = _blob_jobs(export, opts.fast)
+    """Verify ``images`` (default: every image and every absent manifest of the export)."""
+    chosen = export.model.images if images is None else images
+    jobs = _blob_jobs(export, chosen, opts.fast)
     problems = list(export.model.problems)
     scans: dict[Digest, BlobScan] = {}
 
@@ -95,7 +100,7 @@ def verify(
             scans[digest] = result
         if problem is not None:
             problems.append(problem)
-    problems += _check_uses(export, scans, opts)
+    problems += _check_uses(export, chosen, scans, opts, absent=images is None)
     return Verification(export, scans, tuple(_dedupe(problems)))
 
 
@@ -137,11 +142,17 @@ def _scan_one(
         return scan(stream, digest.algorithm, layer=as_layer, opts=opts.scan)
 
 
-def _check_uses(export: Export, scans: dict[Digest, BlobScan], opts: Options) -> list[Problem]:
+def _check_uses(
+    export: Export,
+    images: tuple[Image, ...],
+    scans: dict[Digest, BlobScan],
+    opts: Options,
+    absent: bool,
+) -> list[Problem]:
     out: list[Problem] = []
-    for absent in export.model.absent:
-        out.append(_absent(absent.descriptor, absent.refs))
-    for image in export.model.images:
+    if absent:
+        out += [_absent(a.descriptor, a.refs) for a in export.model.absent]
+    for image in images:
         out += _check_image(export, image, scans, opts)
     return out
 

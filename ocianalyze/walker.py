@@ -14,6 +14,7 @@ from typing import BinaryIO
 
 from .compression import CorruptStream, Decoder, sniff
 from .digest import Digest
+from .entries import EntryTable
 from .errors import Kind
 from .mediatypes import Compression
 from .tarwalk import BLOCK, TarEntry, TarError, TarStats, TarWalker, _checksum_ok
@@ -34,6 +35,7 @@ class BlobScan:
     tar: TarStats | None = None
     findings: tuple[tuple[Kind, str], ...] = ()
     content: bytes | None = None  # the bytes themselves, when asked to keep small blobs
+    entries: EntryTable | None = None  # every tar entry, when asked to collect them
 
     @property
     def is_tar(self) -> bool:
@@ -45,6 +47,7 @@ class ScanOptions:
     max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED
     keep: int = 0  # keep the content of blobs up to this many bytes (metadata in a stream)
     on_entry: Callable[[TarEntry], None] | None = None
+    collect_entries: bool = False  # keep a compact listing of every tar entry
 
 
 def looks_like_tar(head: bytes) -> bool:
@@ -58,7 +61,8 @@ class _Layer:
         self.decoder = Decoder(compression) if compression is not Compression.NONE else None
         self.hasher = hashlib.sha256()
         self.size = 0
-        self.walker = TarWalker(opts.on_entry)
+        self.entries = EntryTable() if opts.collect_entries else None
+        self.walker = TarWalker(_visitor(opts.on_entry, self.entries))
         self.limit = opts.max_uncompressed
         self.failure: tuple[Kind, str] | None = None
         self.tar_failure: tuple[Kind, str] | None = None
@@ -113,6 +117,19 @@ class _Layer:
             except TarError as exc:
                 self.tar_failure = (_TAR_KINDS[exc.kind], str(exc))
         return [self.tar_failure] if self.tar_failure else []
+
+
+def _visitor(
+    on_entry: Callable[[TarEntry], None] | None, table: EntryTable | None
+) -> Callable[[TarEntry], None] | None:
+    if table is None or on_entry is None:
+        return table.add if table is not None else on_entry
+
+    def both(entry: TarEntry) -> None:
+        table.add(entry)
+        on_entry(entry)
+
+    return both
 
 
 class _LimitExceeded(Exception):
@@ -185,6 +202,7 @@ def scan(
         diff_id=None if tar.failure else Digest("sha256", tar.hasher.hexdigest()),
         uncompressed_size=None if tar.failure else tar.size,
         tar=None if failed else tar.walker.stats,
+        entries=None if failed else tar.entries,
         findings=tuple(findings),
         content=content,
     )

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..analysis import LayerFacts, layer_facts, totals
+from ..analysis import ImageAnalysis, LayerFacts, analyze
 from ..errors import Problem
+from ..merge import MergeResult
 from ..model import Image
 from ..sources.base import Export
 from ..verify import Verification
@@ -14,7 +15,7 @@ from ..verify import Verification
 SCHEMA_VERSION = 1
 
 
-def _image(export: Export, image: Image) -> dict[str, Any]:
+def _image(image: Image) -> dict[str, Any]:
     md = image.manifest_descriptor
     return {
         "refs": list(image.refs),
@@ -43,10 +44,6 @@ def _problem(p: Problem) -> dict[str, Any]:
     }
 
 
-def _source(export: Export) -> dict[str, Any]:
-    return {"path": export.path, "format": export.format.value}
-
-
 def _absent(export: Export) -> list[dict[str, Any]]:
     return [
         {
@@ -62,8 +59,8 @@ def _absent(export: Export) -> list[dict[str, Any]]:
 def inspect_doc(export: Export) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
-        "source": _source(export),
-        "images": [_image(export, img) for img in export.model.images],
+        "source": {"path": export.path, "format": export.format.value},
+        "images": [_image(img) for img in export.model.images],
         "absent": _absent(export),
         "problems": [_problem(p) for p in export.model.problems],
     }
@@ -87,19 +84,47 @@ def _layer(facts: LayerFacts) -> dict[str, Any]:
     }
 
 
-def report_doc(v: Verification, strict: bool = False) -> dict[str, Any]:
+def _waste(m: MergeResult) -> dict[str, Any]:
+    return {
+        "merged_files": m.files,
+        "merged_file_bytes": m.file_bytes,
+        "merged_disk_bytes": m.disk_bytes,
+        "wasted_bytes": m.wasted_bytes,
+        "wasted_by_layer": list(m.wasted_by_layer),
+        "efficiency": round(m.efficiency, 6),
+        "largest_wasters": [
+            {
+                "path": w.path,
+                "bytes": w.bytes,
+                "copies": w.copies,
+                "layer": w.layer,
+                "hidden_by_layer": w.by_layer,
+                "how": w.how,
+            }
+            for w in m.wasted
+        ],
+        "largest_files": [{"path": p, "size": s, "layer": layer} for p, s, layer in m.largest],
+        "dangling_whiteouts": [{"layer": layer, "path": p} for layer, p in m.dangling_whiteouts],
+    }
+
+
+def _analysed(entry: dict[str, Any], a: ImageAnalysis) -> None:
+    entry["layers"] = [_layer(f) for f in a.layers]
+    t = a.totals
+    entry["totals"] = {
+        "size": t.size,
+        "uncompressed_size": t.uncompressed_size,
+        "file_bytes": t.file_bytes,
+        "disk_bytes": t.disk_bytes,
+    }
+    entry["waste"] = _waste(a.merge) if a.merge else None
+
+
+def report_doc(v: Verification, strict: bool = False, top: int = 10) -> dict[str, Any]:
     doc = inspect_doc(v.export)
-    good = v.verified()
-    for entry, image in zip(doc["images"], v.export.model.images, strict=True):
-        facts = layer_facts(image, v.scans, good)
-        entry["layers"] = [_layer(f) for f in facts]
-        t = totals(facts)
-        entry["totals"] = {
-            "size": t.size,
-            "uncompressed_size": t.uncompressed_size,
-            "file_bytes": t.file_bytes,
-            "disk_bytes": t.disk_bytes,
-        }
+    analyses = analyze(v.export.model.images, v.scans, v.verified(), top)
+    for entry, a in zip(doc["images"], analyses, strict=True):
+        _analysed(entry, a)
     doc["ok"] = v.ok(strict)
     doc["problems"] = [_problem(p) for p in v.problems]
     return doc

@@ -152,7 +152,7 @@ class StreamStorage:
         self._index = _Members(where)
         self._scans: dict[str, BlobScan] = {}
         self._kept = 0
-        self._opts = ScanOptions(opts.max_uncompressed, KEEP_JSON, opts.on_entry)
+        self._opts = dataclasses.replace(opts, keep=KEEP_JSON)
         try:
             with tarfile.open(fileobj=stream, mode="r|", bufsize=1 << 20) as tf:
                 for member in tf:
