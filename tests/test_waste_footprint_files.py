@@ -1,0 +1,211 @@
+"""Waste, merged filesystem, footprint and file listings, against a naive reference model."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ocianalyze.entries import EntryTable
+from ocianalyze.merge import merge, merged_entries
+from ocianalyze.tarwalk import TarEntry
+
+from .conftest import SAMPLES, run_cli
+from .independent import blob, decompress, layer_truth, oci_manifests
+
+
+def naive_overlay(layers: list[list[tuple[str, str, int]]]) -> tuple[dict[str, int], int]:
+    """Apply layers of (path, kind, size) the slow obvious way; return merged files and waste."""
+    fs: dict[str, tuple[str, int]] = {}
+    wasted = 0
+    for layer in layers:
+        for path, _, _ in layer:
+            base = path.rsplit("/", 1)[-1]
+            parent = path.rsplit("/", 1)[0] if "/" in path else ""
+            if base == ".wh..wh..opq":
+                doomed = [p for p in fs if parent == "" or p.startswith(parent + "/")]
+            elif base.startswith(".wh."):
+                target = (parent + "/" if parent else "") + base[4:]
+                doomed = [p for p in fs if p == target or p.startswith(target + "/")]
+            else:
+                continue
+            for p in doomed:
+                kind, size = fs.pop(p)
+                wasted += size if kind == "file" else 0
+        seen: set[str] = set()
+        for path, kind, size in layer:
+            if path.rsplit("/", 1)[-1].startswith(".wh."):
+                continue
+            if path in fs and path not in seen and fs[path][0] == "file":
+                wasted += fs[path][1]
+            fs[path] = (kind, size)
+            seen.add(path)
+    return {p: s for p, (k, s) in fs.items() if k == "file"}, wasted
+
+
+def table(rows: list[tuple[str, str, int]]) -> EntryTable:
+    t = EntryTable()
+    for path, kind, size in rows:
+        t.add(TarEntry(path, kind, size, 0o644, 0, 0, 0.0, "", path))
+    return t
+
+
+def _tar_rows(data: bytes) -> list[tuple[str, str, int]]:
+    rows = []
+    with tarfile.open(fileobj=io.BytesIO(decompress(data))) as tf:
+        for m in tf:
+            kind = (
+                "file"
+                if m.isreg()
+                else "dir"
+                if m.isdir()
+                else "symlink"
+                if m.issym()
+                else ("hardlink" if m.islnk() else "other")
+            )
+            rows.append((m.name.removeprefix("./").rstrip("/"), kind, m.size if m.isreg() else 0))
+    return rows
+
+
+def test_sample_waste_matches_naive_overlay() -> None:
+    layout = SAMPLES / "oci-layout"
+    _, manifest = oci_manifests(layout)[0]
+    layers = [_tar_rows(blob(layout, d["digest"])) for d in manifest["layers"]]
+    files, wasted = naive_overlay(layers)
+    run = run_cli("report", "--format", "json", str(layout))
+    waste = run.json()["images"][0]["waste"]
+    assert waste["wasted_bytes"] == wasted
+    assert waste["merged_files"] == len(files)
+    assert waste["merged_file_bytes"] == sum(files.values())
+    hidden = {w["path"]: w["how"] for w in waste["largest_wasters"]}
+    assert hidden["etc/motd"] == "deleted"  # the whiteout in layer 3
+    assert hidden["etc/os-release"] == "overwritten"  # layer 2 rewrites it
+    assert hidden["var/lib/dpkg/available"] == "deleted"  # the opaque var/lib
+    shipped = sum(s for layer in layers for _, k, s in layer if k == "file")
+    assert abs(waste["efficiency"] - (1 - wasted / shipped)) < 1e-6
+
+
+def test_n_copies_waste_n_minus_one() -> None:
+    layers = [[("a", "file", 100)], [("a", "file", 200)], [("a", "file", 300)]]
+    result = merge([table(rows) for rows in layers])
+    assert result.wasted_bytes == 300  # the first two copies, not all three
+    (w,) = result.wasted
+    assert (w.copies, w.layer, w.by_layer, w.how) == (2, 0, 2, "overwritten")
+    assert result.file_bytes == 300
+
+
+def test_whiteout_over_nothing_is_noted_not_fatal() -> None:
+    result = merge([table([("a", "file", 1)]), table([("x/.wh.ghost", "file", 0)])])
+    assert result.dangling_whiteouts == ((1, "x/ghost"),)
+    assert result.files == 1 and result.wasted_bytes == 0
+
+
+def test_hardlinks_carry_no_bytes() -> None:
+    result = merge([table([("a", "file", 10), ("b", "hardlink", 0)]), table([("b", "file", 5)])])
+    assert result.wasted_bytes == 0 and result.file_bytes == 15
+
+
+paths = st.sampled_from(["a", "b", "d", "d/x", "d/y", "d/e", "d/e/z", "f"])
+rows = st.lists(
+    st.tuples(paths, st.sampled_from(["file", "dir"]), st.integers(0, 5000)),
+    max_size=6,
+    unique_by=lambda r: r[0],
+)
+whiteouts = st.lists(
+    st.sampled_from(
+        [".wh.a", "d/.wh.x", "d/.wh.e", ".wh.d", "d/.wh..wh..opq", "d/e/.wh..wh..opq", ".wh.ghost"]
+    ),
+    max_size=2,
+    unique=True,
+)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(rows, whiteouts), min_size=1, max_size=4))
+def test_property_merge_equals_naive_overlay(stack: list[tuple[list, list]]) -> None:
+    layers = [[*[(w, "file", 0) for w in wh], *files] for files, wh in stack]
+    want_files, want_waste = naive_overlay(layers)
+    result = merge([table(rows) for rows in layers])
+    assert result.wasted_bytes == want_waste
+    assert (result.files, result.file_bytes) == (len(want_files), sum(want_files.values()))
+    tables = [table(rows) for rows in layers]
+    listed = {tables[n].names[i] for n, i in merged_entries(tables) if tables[n].kinds[i] == 0}
+    assert listed == set(want_files)
+
+
+def test_footprint_shares_the_base_layer_between_platforms() -> None:
+    layout = SAMPLES / "multi-platform"
+    manifests = dict(oci_manifests(layout))
+    by_arch = {}
+    for _, m in manifests.items():
+        config = json.loads(blob(layout, m["config"]["digest"]))
+        arch = "/".join(
+            x for x in (config["os"], config["architecture"], config.get("variant")) if x
+        )
+        by_arch[arch] = [layer_truth(blob(layout, d["digest"])) for d in m["layers"]]
+    base = {t.digest for t in next(iter(by_arch.values()))}.intersection(
+        *({t.digest for t in v} for v in by_arch.values())
+    )
+    run = run_cli("footprint", "--format", "json", str(layout))
+    assert run.code == 0, run.err
+    doc = run.json()
+    got = {p["platform"]: p for p in doc["platforms"]}
+    assert set(got) == set(by_arch) == {"linux/amd64", "linux/arm64/v8"}
+    for arch, truths in by_arch.items():
+        p = got[arch]
+        assert p["disk_bytes"] == sum(t.disk_bytes for t in truths)
+        assert p["shared_disk_bytes"] == sum(t.disk_bytes for t in truths if t.digest in base)
+        assert p["unique_disk_bytes"] == sum(t.disk_bytes for t in truths if t.digest not in base)
+        assert p["size"] == sum(t.size for t in truths)
+        assert p["uncompressed_size"] == sum(t.uncompressed_size for t in truths)
+    distinct = {t.digest: t for v in by_arch.values() for t in v}
+    assert doc["bundle"]["disk_bytes"] == sum(t.disk_bytes for t in distinct.values())
+    blobs = {p.name: p.stat().st_size for p in (layout / "blobs" / "sha256").iterdir()}
+    top_index = json.loads((layout / "index.json").read_text())["manifests"][0]["digest"]
+    assert doc["bundle"]["size"] == sum(s for n, s in blobs.items() if n != top_index[7:])
+
+
+def test_footprint_lists_only_real_platforms() -> None:
+    run = run_cli(
+        "footprint", "--format", "json", str(SAMPLES / "attestations"), str(SAMPLES / "partial")
+    )
+    assert run.code == 0, run.err
+    doc = run.json()
+    assert sorted(p["platform"] for p in doc["platforms"]) == [
+        "linux/amd64",
+        "linux/arm64",
+        "linux/arm64/v8",
+    ]
+    assert sorted(o["kind"] for o in doc["others"]) == [
+        "artifact",
+        "attestation",
+        "attestation",
+        "signature",
+    ]
+
+
+def test_files_lists_a_layer_and_the_merged_tree(tmp_path: Path) -> None:
+    layout = SAMPLES / "oci-layout"
+    _, manifest = oci_manifests(layout)[0]
+    layers = [_tar_rows(blob(layout, d["digest"])) for d in manifest["layers"]]
+    second = run_cli("files", "--format", "json", "--layer", "2", str(layout))
+    assert second.code == 0, second.err
+    assert [(e["path"], e["type"], e["size"]) for e in second.json()["entries"]] == layers[1]
+    merged = run_cli("files", "--format", "json", str(layout)).json()["entries"]
+    files, _ = naive_overlay(layers)
+    assert {e["path"]: e["size"] for e in merged if e["type"] == "file"} == files
+    text = run_cli("files", str(layout)).out
+    assert "usr/bin/sh -> busybox" in text and "link to usr/bin/tool" in text
+
+
+def test_files_needs_a_choice_among_several_images() -> None:
+    run = run_cli("files", str(SAMPLES / "multi-platform"))
+    assert run.code == 2 and "--image" in run.err
+    ok = run_cli(
+        "files", "--image", "linux/arm64/v8", "--layer", "1", str(SAMPLES / "multi-platform")
+    )
+    assert ok.code == 0 and ok.out
