@@ -59,7 +59,13 @@ class Kind(str, enum.Enum):
     DIFF_ID_COUNT = "diff_id_count_mismatch"
     HISTORY_MISMATCH = "history_mismatch"
     LIMIT_EXCEEDED = "limit_exceeded"
-    UNSAFE_ENTRY = "unsafe_entry"
+    UNSAFE_PATH = "unsafe_path"
+    LINK_ESCAPE = "link_escape"
+    DEVICE_NODE = "device_node"
+    SETUID = "setuid_setgid"
+    DUPLICATE_ENTRY = "duplicate_entry"
+    CASE_COLLISION = "case_collision"
+    BLOB_OUTSIDE_EXPORT = "blob_outside_export"
     FOREIGN_LAYER_ABSENT = "foreign_layer_absent"
     PLATFORM_ABSENT = "platform_absent"
 
@@ -76,7 +82,12 @@ WARNING_KINDS = frozenset(
         Kind.UNKNOWN_MEDIA_TYPE,
         Kind.MISSING_END_OF_ARCHIVE,
         Kind.HISTORY_MISMATCH,
-        Kind.UNSAFE_ENTRY,
+        Kind.UNSAFE_PATH,
+        Kind.LINK_ESCAPE,
+        Kind.DEVICE_NODE,
+        Kind.SETUID,
+        Kind.DUPLICATE_ENTRY,
+        Kind.CASE_COLLISION,
         Kind.FOREIGN_LAYER_ABSENT,
         Kind.PLATFORM_ABSENT,
         Kind.UNVERIFIABLE_DIGEST,

@@ -13,7 +13,7 @@ from typing import BinaryIO
 
 from . import mediatypes as mt
 from .digest import Digest
-from .errors import Kind, OciError, Problem, Severity
+from .errors import Kind, OciError, Problem, Severity, UnsafePath
 from .model import Descriptor, Image, ManifestKind
 from .sources.base import Export
 from .walker import BlobScan, ScanOptions, scan
@@ -89,6 +89,12 @@ def verify(
         digest, as_layer = item
         try:
             return digest, _scan_one(export, digest, as_layer, opts, progress), None
+        except UnsafePath as exc:
+            return (
+                digest,
+                None,
+                Problem(Kind.BLOB_OUTSIDE_EXPORT, str(digest), exc.where, exc.problem),
+            )
         except OciError as exc:
             return digest, None, Problem(Kind.BAD_METADATA, str(digest), exc.where, exc.problem)
         except OSError as exc:
@@ -302,8 +308,8 @@ def _history_check(image: Image, where: str) -> list[Problem]:
 
 
 def _dedupe(problems: Iterable[Problem]) -> Iterator[Problem]:
-    seen: set[tuple[Kind, str | None]] = set()
-    for p in problems:
-        if (p.kind, p.digest) not in seen:
-            seen.add((p.kind, p.digest))
+    seen: set[tuple[Kind, str | None, str]] = set()
+    for p in problems:  # a blob used by several images is reported once
+        if (p.kind, p.digest, p.message) not in seen:
+            seen.add((p.kind, p.digest, p.message))
             yield p

@@ -17,10 +17,11 @@ from .digest import Digest
 from .entries import EntryTable
 from .errors import Kind
 from .mediatypes import Compression
+from .safety import SafetyChecker
 from .tarwalk import BLOCK, TarEntry, TarError, TarStats, TarWalker, _checksum_ok
 
 CHUNK = 1 << 16  # measured: small input chunks keep decoder output buffers small and fast
-DEFAULT_MAX_UNCOMPRESSED = 1 << 40  # 1 TiB per layer
+DEFAULT_MAX_UNCOMPRESSED = 256 << 30  # 256 GiB per layer: past any real layer, a bomb stops
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +63,8 @@ class _Layer:
         self.hasher = hashlib.sha256()
         self.size = 0
         self.entries = EntryTable() if opts.collect_entries else None
-        self.walker = TarWalker(_visitor(opts.on_entry, self.entries))
+        self.safety = SafetyChecker()
+        self.walker = TarWalker(_visitor(opts.on_entry, self.entries, self.safety))
         self.limit = opts.max_uncompressed
         self.failure: tuple[Kind, str] | None = None
         self.tar_failure: tuple[Kind, str] | None = None
@@ -103,33 +105,31 @@ class _Layer:
                 self.failure = (_STREAM_KINDS[exc.kind], str(exc))
         if self.failure:
             return [self.failure]
+        found = list(self.safety.summary())
         if self.tar_failure is None:
             try:
-                stats = self.walker.finish()
-                if not stats.clean_end:
-                    return [
-                        (
-                            Kind.MISSING_END_OF_ARCHIVE,
-                            "tar stream ends at an entry boundary without its end-of-archive "
-                            "blocks",
-                        )
-                    ]
+                if not self.walker.finish().clean_end:
+                    found.append((Kind.MISSING_END_OF_ARCHIVE, _NO_END))
             except TarError as exc:
                 self.tar_failure = (_TAR_KINDS[exc.kind], str(exc))
-        return [self.tar_failure] if self.tar_failure else []
+        return [self.tar_failure, *found] if self.tar_failure else found
+
+
+_NO_END = "tar stream ends at an entry boundary without its end-of-archive blocks"
 
 
 def _visitor(
-    on_entry: Callable[[TarEntry], None] | None, table: EntryTable | None
-) -> Callable[[TarEntry], None] | None:
-    if table is None or on_entry is None:
-        return table.add if table is not None else on_entry
+    *visitors: Callable[[TarEntry], None] | EntryTable | None,
+) -> Callable[[TarEntry], None]:
+    calls = [v.add if isinstance(v, EntryTable) else v for v in visitors if v is not None]
+    if len(calls) == 1:
+        return calls[0]
 
-    def both(entry: TarEntry) -> None:
-        table.add(entry)
-        on_entry(entry)
+    def each(entry: TarEntry) -> None:
+        for call in calls:
+            call(entry)
 
-    return both
+    return each
 
 
 class _LimitExceeded(Exception):
@@ -194,7 +194,7 @@ def scan(
     if tar is None:
         return BlobScan(digest, size, compression, content=content)
     findings = tar.finish()
-    failed = any(k is not Kind.MISSING_END_OF_ARCHIVE for k, _ in findings)
+    failed = tar.failure is not None or tar.tar_failure is not None
     return BlobScan(
         digest,
         size,
