@@ -133,7 +133,8 @@ def _blob_bytes(export: Export) -> int:
 
 
 def _emit(text: str) -> None:
-    sys.stdout.write(text)
+    # Undecodable names were kept as surrogates; never let them break the output.
+    sys.stdout.buffer.write(text.encode("utf-8", "backslashreplace"))
     sys.stdout.flush()
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..tarwalk import TarEntry
+from .escape import printable
 
 _TYPE_BITS = {
     "file": stat.S_IFREG,
@@ -33,12 +34,10 @@ def _when(mtime: float) -> str:
 def files_text(entries: Iterable[TarEntry]) -> str:
     lines = []
     for e in entries:
-        link = (
-            f" -> {e.linkname}"
-            if e.type == "symlink"
-            else (f" link to {e.linkname}" if e.type == "hardlink" else "")
-        )
-        lines.append(f"{_mode(e)} {e.uid}/{e.gid} {e.size:>10} {_when(e.mtime)} {e.name}{link}")
+        target = printable(e.linkname)
+        link = {"symlink": f" -> {target}", "hardlink": f" link to {target}"}.get(e.type, "")
+        when = _when(e.mtime)
+        lines.append(f"{_mode(e)} {e.uid}/{e.gid} {e.size:>10} {when} {printable(e.name)}{link}")
     return "\n".join(lines) + ("\n" if lines else "")
 
 

@@ -7,11 +7,12 @@ from ..merge import MergeResult
 from ..model import Image
 from ..sources.base import Export
 from ..verify import Verification
+from .escape import printable
 from .units import human
 
 
 def _title(image: Image) -> str:
-    refs = ", ".join(image.refs) or "(no name)"
+    refs = printable(", ".join(image.refs)) or "(no name)"
     platform = str(image.platform) if image.platform else "unknown platform"
     return f"{refs}  [{image.kind.value}, {platform}]"
 
@@ -97,6 +98,7 @@ def _waste(m: MergeResult) -> list[str]:
 
 
 def _clip(text: str, width: int) -> str:
+    text = printable(text)
     return text if len(text) <= width else "..." + text[-(width - 3) :]
 
 

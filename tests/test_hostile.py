@@ -1,0 +1,227 @@
+"""Hostile input: bombs, unsafe tar entries, hostile metadata, random corruption."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tarfile
+import zlib
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ocianalyze import Options, open_export, verify
+from ocianalyze.errors import OciError
+
+from .builders import build_layout, tar_bytes
+from .conftest import SAMPLES, run_cli, tree_digest
+
+
+def _info(
+    name: str,
+    kind: bytes = tarfile.REGTYPE,
+    link: str = "",
+    mode: int = 0o644,
+) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname, info.mode = kind, link, mode
+    return info
+
+
+UNSAFE = {
+    "unsafe_path": [_info("../evil"), _info("/abs/file")],
+    "link_escape": [
+        _info("a/b/up", tarfile.SYMTYPE, "../../../etc/shadow"),
+        _info("hl", tarfile.LNKTYPE, "../outside"),
+    ],
+    "device_node": [_info("dev/sda", tarfile.BLKTYPE), _info("dev/null", tarfile.CHRTYPE)],
+    "setuid_setgid": [_info("usr/bin/su", mode=0o4755), _info("usr/bin/wall", mode=0o2755)],
+    "duplicate_entry": [_info("etc/passwd"), _info("etc/passwd")],
+    "case_collision": [_info("etc/Hosts"), _info("etc/hosts")],
+}
+
+
+@pytest.mark.parametrize("kind", list(UNSAFE))
+def test_unsafe_entries_are_warnings_unless_strict(kind: str, tmp_path: Path) -> None:
+    layer = gzip.compress(tar_bytes([_info("ok"), *UNSAFE[kind]]))
+    build_layout(tmp_path / "l", [layer])
+    before = tree_digest(tmp_path / "l")
+    run = run_cli("verify", "--format", "json", str(tmp_path / "l"))
+    assert run.code == 0, run.err
+    problems = run.json()["problems"]
+    assert {p["kind"] for p in problems} == {kind}
+    assert all(p["severity"] == "warning" for p in problems)
+    assert len(problems) == (1 if kind in ("duplicate_entry", "case_collision") else 2)
+    strict = run_cli("verify", "--strict", str(tmp_path / "l"))
+    assert strict.code == 1 and f"warning: {kind}: " in strict.out
+    assert tree_digest(tmp_path / "l") == before
+
+
+def test_safe_absolute_symlink_is_not_an_escape(tmp_path: Path) -> None:
+    layer = gzip.compress(
+        tar_bytes(
+            [_info("bin", tarfile.SYMTYPE, "/usr/bin"), _info("a/b/c", tarfile.SYMTYPE, "../x")]
+        )
+    )
+    build_layout(tmp_path / "l", [layer])
+    assert run_cli("verify", "--strict", str(tmp_path / "l")).code == 0
+
+
+def _rss_kib(args: list[str]) -> tuple[int, int]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ocianalyze", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    return os.waitstatus_to_exitcode(status), usage.ru_maxrss
+
+
+def _zero_bomb(gib: int) -> tuple[bytes, str]:
+    """A gzip layer of ``gib`` GiB of zeros as repeated members, and its diff_id."""
+    comp = zlib.compressobj(9, zlib.DEFLATED, 31)
+    member = comp.compress(bytes(64 << 20)) + comp.flush()
+    h, block = hashlib.sha256(), bytes(64 << 20)
+    for _ in range(gib * 16):
+        h.update(block)
+    return member * (gib * 16), "sha256:" + h.hexdigest()
+
+
+def test_four_gib_of_zeros_verifies_in_bounded_memory(tmp_path: Path) -> None:
+    bomb, diff_id = _zero_bomb(4)
+    build_layout(tmp_path / "l", [bomb], diff_ids=[diff_id])
+    code, rss = _rss_kib(["verify", "--quiet", str(tmp_path / "l")])
+    assert code == 0
+    assert rss < 64 * 1024, f"peak RSS {rss} KiB"
+
+
+def test_limit_stops_a_bomb(tmp_path: Path) -> None:
+    bomb, diff_id = _zero_bomb(1)
+    build_layout(tmp_path / "l", [bomb], diff_ids=[diff_id])
+    run = run_cli(
+        "verify", "--format", "json", "--max-uncompressed", str(100 << 20), str(tmp_path / "l")
+    )
+    assert run.code == 1
+    assert {p["kind"] for p in run.json()["problems"]} == {"limit_exceeded"}
+
+
+def test_huge_json_is_refused_without_reading_it_whole(tmp_path: Path) -> None:
+    layout = tmp_path / "l"
+    build_layout(layout, [gzip.compress(tar_bytes([("f", b"x")]))])
+    with (layout / "index.json").open("wb") as f:
+        f.write(b'{"schemaVersion": 2, "manifests": [], "pad": "')
+        f.truncate(200 << 20)
+    run = run_cli("inspect", str(layout))
+    assert run.code == 2 and "too large" in run.err
+
+
+def test_absurd_descriptor_size(tmp_path: Path) -> None:
+    layout = tmp_path / "l"
+    manifest = build_layout(layout, [gzip.compress(tar_bytes([("f", b"x")]))])
+    manifest["layers"][0]["size"] = 2**62
+    data = json.dumps(manifest).encode()
+    (layout / "blobs" / "sha256" / hashlib.sha256(data).hexdigest()).write_bytes(data)
+    (layout / "index.json").write_text(
+        json.dumps(
+            {
+                "schemaVersion": 2,
+                "manifests": [
+                    {
+                        "mediaType": manifest["mediaType"],
+                        "size": len(data),
+                        "digest": "sha256:" + hashlib.sha256(data).hexdigest(),
+                    }
+                ],
+            }
+        )
+    )
+    run = run_cli("verify", "--format", "json", str(layout))
+    assert run.code == 1
+    assert "size_mismatch" in {p["kind"] for p in run.json()["problems"]}
+
+
+def test_non_utf8_and_control_character_names(tmp_path: Path) -> None:
+    names = [b"caf\xe9", b"\x1b[31mred\x1b[0m"]
+    buf = tar_bytes([_info(n.decode("utf-8", "surrogateescape")) for n in names])
+    build_layout(tmp_path / "l", [gzip.compress(buf)])
+    for args in (["files"], ["report"], ["files", "--format", "json"]):
+        run = run_cli(*args, str(tmp_path / "l"))
+        assert run.code == 0, run.err
+        assert "\x1b" not in run.out
+
+
+# --- random corruption: every run ends verified, with typed problems, or with an OciError ----
+
+KINDS = ["oci-layout", "multi-platform", "docker-dir", "oci-zstd", "attestations"]
+
+
+def _corrupt(root: Path, rng: random.Random) -> None:
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    target = rng.choice(files)
+    data = bytearray(target.read_bytes())
+    action = rng.choice(["flip", "truncate", "remove", "json"])
+    if action == "remove":
+        target.unlink()
+    elif action == "truncate" or not data:
+        target.write_bytes(bytes(data[: rng.randrange(len(data) + 1)]))
+    elif action == "flip":
+        for _ in range(rng.randint(1, 4)):
+            data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+        target.write_bytes(bytes(data))
+    else:
+        text = data.decode("latin-1")
+        for key in ('"size":', '"digest":', '"mediaType":', '"schemaVersion":', '"layers":'):
+            text = text.replace(key, rng.choice(['"size": -', '"x":', key + " 0,", key + "[],"]), 1)
+        target.write_bytes(text.encode("latin-1"))
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(kind=st.sampled_from(KINDS), seed=st.integers(0, 2**32), rounds=st.integers(1, 3))
+def test_property_random_corruption_is_typed(
+    kind: str, seed: int, rounds: int, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    root = tmp_path_factory.mktemp("c") / kind
+    shutil.copytree(SAMPLES / kind, root)
+    rng = random.Random(seed)
+    for _ in range(rounds):
+        _corrupt(root, rng)
+    try:
+        export = open_export(str(root))
+        result = verify(export, Options(jobs=2))
+    except OciError:
+        return
+    for p in result.problems:
+        assert p.kind.value and p.message
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    name=st.sampled_from(["docker-legacy.tar", "docker-25.tar", "oci-archive.tar"]),
+    cut=st.floats(0, 1),
+    flips=st.lists(st.floats(0, 1), max_size=3),
+)
+def test_property_damaged_stream_is_typed(name: str, cut: float, flips: list[float]) -> None:
+    import io
+
+    data = bytearray((SAMPLES / name).read_bytes())
+    for f in flips:
+        data[int(f * (len(data) - 1))] ^= 0x55
+    data = data[: max(1, int(cut * len(data)))] if cut < 0.999 else data
+    try:
+        export = open_export("-", stdin=io.BytesIO(gzip.compress(bytes(data))), scan_stream=True)
+        verify(export)
+    except OciError:
+        pass
