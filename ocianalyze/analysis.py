@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .digest import Digest
+from .digest import Digest, chain_ids
 from .merge import MergeResult, merge
 from .model import Descriptor, Image, ManifestKind
 from .walker import BlobScan
@@ -16,6 +16,18 @@ class LayerFacts:
     diff_id: Digest | None  # measured when scanned, else as the config claims
     scan: BlobScan | None
     verified: bool
+    chain_id: Digest | None = None  # from the config's diff_ids, as containerd names snapshots
+    used_by: int = 1  # images of the export that use this blob
+
+    @property
+    def lazy_format(self) -> str | None:
+        """Layers built for lazy pulling keep a table of contents; name the format."""
+        keys = {k for k, _ in self.descriptor.annotations}
+        if any(k.startswith("io.github.containers.zstd-chunked.") for k in keys):
+            return "zstd:chunked"
+        if "containerd.io/snapshot/stargz/toc.digest" in keys:
+            return "estargz"
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,9 +39,14 @@ class Totals:
 
 
 def layer_facts(
-    image: Image, scans: dict[Digest, BlobScan], verified: set[Digest] | None = None
+    image: Image,
+    scans: dict[Digest, BlobScan],
+    verified: set[Digest] | None = None,
+    users: dict[Digest, int] | None = None,
 ) -> list[LayerFacts]:
+    users = users or {}
     claimed = image.config.diff_ids if image.config else ()
+    chains = chain_ids(claimed)
     out = []
     for i, desc in enumerate(image.layers):
         result = scans.get(desc.digest)
@@ -39,7 +56,8 @@ def layer_facts(
             else (claimed[i] if i < len(claimed) else None)
         )
         ok = verified is not None and desc.digest in verified
-        out.append(LayerFacts(desc, diff_id, result, ok))
+        chain = chains[i] if i < len(chains) else None
+        out.append(LayerFacts(desc, diff_id, result, ok, chain, users.get(desc.digest, 1)))
     return out
 
 
@@ -75,8 +93,12 @@ def _merge(image: Image, scans: dict[Digest, BlobScan], top: int) -> MergeResult
 def analyze(
     images: tuple[Image, ...], scans: dict[Digest, BlobScan], verified: set[Digest], top: int = 10
 ) -> list[ImageAnalysis]:
+    users: dict[Digest, int] = {}
+    for image in images:
+        for d in {d.digest for d in image.layers}:
+            users[d] = users.get(d, 0) + 1
     out = []
     for image in images:
-        facts = layer_facts(image, scans, verified)
+        facts = layer_facts(image, scans, verified, users)
         out.append(ImageAnalysis(image, facts, totals(facts), _merge(image, scans, top)))
     return out

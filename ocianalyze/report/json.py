@@ -81,6 +81,9 @@ def _layer(facts: LayerFacts) -> dict[str, Any]:
         "disk_bytes": tar.disk_bytes if tar else None,
         "whiteouts": (tar.whiteouts + tar.opaque_whiteouts) if tar else None,
         "verified": facts.verified,
+        "chain_id": str(facts.chain_id) if facts.chain_id else None,
+        "used_by": facts.used_by,
+        "lazy_format": facts.lazy_format,
     }
 
 
