@@ -30,5 +30,14 @@ samples: install
 bench: install
 	$(PY) benchmarks/bench.py
 
+FUZZ_RUNS ?= 20000
+
+# Seeds are the bundled tarball samples; the corpus grows in .fuzz-corpus (not committed).
+fuzz: install
+	$(PY) -m pip install -q -e '.[fuzz]'
+	mkdir -p .fuzz-corpus
+	cp sample_images/*.tar .fuzz-corpus/
+	$(PY) fuzz/fuzz_export.py -runs=$(FUZZ_RUNS) -max_len=65536 -rss_limit_mb=1024 .fuzz-corpus
+
 clean:
 	rm -rf $(VENV) build *.egg-info
