@@ -90,6 +90,8 @@ class _Merge:
         targets: set[str] = set()
         opaque: set[str] = set()
         for name in table.names:
+            if ".wh." not in name:  # cheap filter: basename() for every entry costs more
+                continue
             base = posixpath.basename(name)
             if base == OPAQUE:
                 opaque.add(posixpath.dirname(name))
@@ -114,7 +116,7 @@ class _Merge:
     def add(self, layer: int) -> None:
         table = self.tables[layer]
         for idx, name in enumerate(table.names):
-            if posixpath.basename(name).startswith(".wh."):
+            if ".wh." in name and posixpath.basename(name).startswith(".wh."):
                 continue
             old = self.state.get(name)
             if old is not None and old >> _SHIFT != layer:
@@ -134,34 +136,40 @@ def merge(tables: Sequence[EntryTable], top: int = 10) -> MergeResult:
     return _result(_run(tables), top)
 
 
+def _files(m: _Merge) -> Iterator[tuple[int, str, int]]:
+    """(size, path, layer) of every regular file in the merged filesystem."""
+    for path, ref in m.state.items():
+        layer, idx = ref >> _SHIFT, ref & ((1 << _SHIFT) - 1)
+        if m.tables[layer].kinds[idx] == 0:
+            yield m.tables[layer].sizes[idx], path, layer
+
+
 def _result(m: _Merge, top: int) -> MergeResult:
     files = file_bytes = disk = 0
-    sized: list[tuple[int, str, int]] = []
-    for path, ref in m.state.items():
-        table, idx = m.tables[ref >> _SHIFT], ref & ((1 << _SHIFT) - 1)
-        kind = table.kinds[idx]
-        if kind == 0:
-            size = table.sizes[idx]
-            files += 1
-            file_bytes += size
-            disk += -(-size // DISK_BLOCK) * DISK_BLOCK
-            sized.append((size, path, ref >> _SHIFT))
-        elif kind == 1:
-            disk += DISK_BLOCK
-    shipped = sum(sum(t.sizes[i] for i in range(len(t)) if t.kinds[i] == 0) for t in m.tables)
-    wasted = [
+    for size, _, _ in _files(m):
+        files += 1
+        file_bytes += size
+        disk += -(-size // DISK_BLOCK) * DISK_BLOCK
+    dirs = sum(
+        1
+        for ref in m.state.values()
+        if m.tables[ref >> _SHIFT].kinds[ref & ((1 << _SHIFT) - 1)] == 1
+    )
+    shipped = sum(s for t in m.tables for s, k in zip(t.sizes, t.kinds, strict=True) if k == 0)
+    wasted = (
         Wasted(p, w[0], w[1], w[2], w[3], ("overwritten", "deleted")[w[4]])
         for p, w in m.waste.items()
-    ]
+    )
+    largest = heapq.nlargest(top, _files(m))  # a bounded heap: no list of every file
     return MergeResult(
         files,
         file_bytes,
-        disk,
+        disk + dirs * DISK_BLOCK,
         shipped,
         sum(m.by_layer),
         tuple(m.by_layer),
         tuple(heapq.nlargest(top, wasted, key=lambda w: (w.bytes, w.path))),
-        tuple((p, s, layer) for s, p, layer in heapq.nlargest(top, sized)),
+        tuple((p, s, layer) for s, p, layer in largest),
         tuple(m.dangling),
     )
 

@@ -1,50 +1,18 @@
 """Checks on tar entries that would be unsafe to extract: found while walking, never followed.
 
-Duplicate and case-only-different names are found with a compact open-addressing set of 64-bit
-name hashes (16 bytes per entry on average), so a layer of millions of files stays cheap.
+Duplicate and case-only-different names are found by keeping 64-bit hashes of the names, not
+the names: about 100 bytes per entry of a layer, freed when the layer ends.
 """
 
 from __future__ import annotations
 
 import posixpath
 import stat
-from array import array
 
 from .errors import Kind
 from .tarwalk import TarEntry
 
 MAX_PER_KIND = 5  # named findings per kind and layer; the rest are counted
-
-
-class HashSet:
-    """A set of non-zero 64-bit ints in one flat array (linear probing, grows at half full)."""
-
-    def __init__(self) -> None:
-        self._slots = array("Q", bytes(8 * 1024))
-        self._used = 0
-
-    def add(self, value: int) -> bool:
-        """Add ``value``; True if it was already present."""
-        value = (value & 0xFFFFFFFFFFFFFFFF) or 1
-        slots, mask = self._slots, len(self._slots) - 1
-        i = value & mask
-        while slots[i]:
-            if slots[i] == value:
-                return True
-            i = (i + 1) & mask
-        slots[i] = value
-        self._used += 1
-        if self._used * 2 > len(slots):
-            self._grow()
-        return False
-
-    def _grow(self) -> None:
-        old = self._slots
-        self._slots = array("Q", bytes(16 * len(old)))
-        self._used = 0
-        for v in old:
-            if v:
-                self.add(v)
 
 
 def _escapes(base: str, target: str) -> bool:
@@ -66,8 +34,8 @@ class SafetyChecker:
     def __init__(self) -> None:
         self.findings: list[tuple[Kind, str]] = []
         self._counts: dict[Kind, int] = {}
-        self._names = HashSet()
-        self._folded = HashSet()
+        # casefolded-name hash -> name hash: one dict entry (~100 bytes) per path
+        self._seen: dict[int, int] = {}
 
     def _find(self, kind: Kind, message: str) -> None:
         n = self._counts.get(kind, 0) + 1
@@ -96,9 +64,13 @@ class SafetyChecker:
         self._names_check(e.name)
 
     def _names_check(self, name: str) -> None:
-        if self._names.add(hash(name)):
+        exact, folded = hash(name), hash(name.casefold())
+        seen = self._seen.get(folded)
+        if seen is None:
+            self._seen[folded] = exact
+        elif seen == exact:
             self._find(Kind.DUPLICATE_ENTRY, f"{name!r} appears more than once")
-        elif self._folded.add(hash(name.casefold())):
+        else:
             self._find(Kind.CASE_COLLISION, f"{name!r} differs from another name only by case")
 
     def summary(self) -> list[tuple[Kind, str]]:
