@@ -10,10 +10,13 @@ which real tools (umoci) write and Go's reader accepts.
 from __future__ import annotations
 
 import posixpath
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
 BLOCK = 512
+# name, mode, uid, gid, (size, skipped), mtime, (checksum, typeflag), linkname, magic, prefix
+_FIELDS = struct.Struct("100s8s8s8s12x12s8xx100s6s82x155s")
 DISK_BLOCK = 4096
 MAX_SPECIAL = 1 << 20  # PAX and GNU long-name records larger than this are refused (as Go does)
 _HEADER_ONLY = frozenset(b"123456")  # hardlink, symlink, char, block, dir, fifo: no data
@@ -98,12 +101,11 @@ def _number(field: bytes) -> int:
     if field and field[0] & 0x80:  # GNU base-256
         value = int.from_bytes(field, "big", signed=False) & ~(0x80 << (8 * (len(field) - 1)))
         return -value if field[0] & 0x40 else value
-    text = field.split(b"\0", 1)[0].strip(b" ")
-    return int(text, 8) if text else 0
+    return int(field.partition(b"\0")[0] or b"0", 8)  # int() skips surrounding spaces
 
 
 def _text(field: bytes) -> str:
-    return field.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+    return field.partition(b"\0")[0].decode("utf-8", "surrogateescape")
 
 
 def _checksum_ok(block: bytes) -> bool:
@@ -111,9 +113,12 @@ def _checksum_ok(block: bytes) -> bool:
         stored = _number(block[148:156])
     except ValueError:
         return False
-    unsigned = sum(block[:148]) + 256 + sum(block[156:])
-    signed = unsigned - sum(b for b in block[:148] + block[156:] if b > 127) * 256
-    return stored in (unsigned, signed)
+    unsigned = sum(block) - sum(block[148:156]) + 256  # the field counts as eight spaces
+    if stored == unsigned:
+        return True
+    # Some old writers summed signed chars: each byte over 127 counts 256 less.
+    high = sum(1 for b in block[:148] + block[156:] if b > 127)
+    return stored == unsigned - 256 * high
 
 
 def _normalise(name: str) -> str:
@@ -143,6 +148,7 @@ class TarWalker:
         self._on_entry = on_entry
         self._pending = bytearray()  # a partial header or special record
         self._skip = 0  # file data (and padding) still to pass over
+        self._padding = 0  # how much of _skip is the padding after the last file's data
         self._special: tuple[int, int] | None = None  # (typeflag, size) being collected
         self._overrides: dict[str, str] = {}
         self._zero_blocks = 0
@@ -161,6 +167,12 @@ class TarWalker:
             if self.stats.clean_end:
                 return  # bytes after the end-of-archive marker are padding
             want = self._special[1] if self._special else BLOCK
+            if not self._pending and n - pos >= want:  # the common case: no copy to a buffer
+                self._offset_at = self._offset + pos + want
+                data = bytes(view[pos : pos + want])
+                pos += want
+                self._special_done(data) if self._special else self._header(data)
+                continue
             take = min(want - len(self._pending), n - pos)
             self._pending += view[pos : pos + take]
             pos += take
@@ -174,8 +186,10 @@ class TarWalker:
     def finish(self) -> TarStats:
         if self.stats.clean_end:
             return self.stats
-        if self._skip or self._pending or self._special:
+        if self._skip > self._padding or self._pending or self._special:
             raise TarError("truncated", "tar stream ends inside an entry")
+        # Only padding (or nothing) is missing after the last entry: umoci 0.4 writes such
+        # tars and Go's reader accepts them, so the caller reports a missing end marker.
         if self.stats.entries == 0 and self._zero_blocks == 0:
             raise TarError("not_a_tar", "empty stream, not a tar archive")
         return self.stats  # ended at a header boundary without the end marker
@@ -209,7 +223,7 @@ class TarWalker:
         assert self._special is not None
         typeflag = self._special[0]
         self._special = None
-        self._skip = self._skip_after_special
+        self._skip, self._padding = self._skip_after_special, 0
         if typeflag == ord("x"):
             try:
                 self._overrides.update(_pax_records(data))
@@ -223,16 +237,20 @@ class TarWalker:
 
     def _entry(self, block: bytes, typeflag: int, size: int) -> None:
         over, self._overrides = self._overrides, {}
-        name = _text(block[0:100])
-        if block[257:263] == b"ustar\x00" and block[345]:
-            name = _text(block[345:500]) + "/" + name
-        name = over.get("path", name)
+        (raw_name, mode_f, uid_f, gid_f, mtime_f, link_f, magic, prefix) = _FIELDS.unpack_from(
+            block
+        )
+        name = _text(raw_name)
+        if magic == b"ustar\x00" and prefix[0]:
+            name = _text(prefix) + "/" + name
         try:
-            size = int(over.get("size", size))
-            mtime = float(over.get("mtime", _number(block[136:148])))
-            mode = _number(block[100:108])
-            uid = int(over.get("uid", _number(block[108:116])))
-            gid = int(over.get("gid", _number(block[116:124])))
+            mode, uid, gid = _number(mode_f), _number(uid_f), _number(gid_f)
+            mtime: float = _number(mtime_f)
+            if over:  # PAX values win over the header's
+                name = over.get("path", name)
+                size = int(over.get("size", size))
+                mtime = float(over.get("mtime", mtime))
+                uid, gid = int(over.get("uid", uid)), int(over.get("gid", gid))
         except ValueError:
             raise TarError("not_a_tar", f"invalid number in tar header of {name!r}") from None
         if size < 0:
@@ -248,11 +266,12 @@ class TarWalker:
             uid,
             gid,
             mtime,
-            over.get("linkpath", _text(block[157:257])),
+            over.get("linkpath") or _text(link_f) if over else _text(link_f),
             name,
         )
         self.stats.add(entry)
         if self._on_entry is not None:
             self._on_entry(entry)
         if typeflag not in _HEADER_ONLY:
-            self._skip = size + (-size % BLOCK)
+            self._padding = -size % BLOCK
+            self._skip = size + self._padding

@@ -640,15 +640,6 @@ def test_unpadded_umoci_layer_is_complete_and_go_reads_it(
     assert (got["diff_id"], got["uncompressed_size"]) == (layer.diff_id, layer.uncompressed_size)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "ocianalyze bug: a layer tar whose last entry's data is complete but unpadded "
-        "(umoci insert, umoci#436; Go's archive/tar reads it to a clean io.EOF) is reported "
-        "as an error `truncated: tar stream ends inside an entry` and verify exits 1; the "
-        "README documents umoci's missing end-of-archive as the warning missing_end_of_archive"
-    ),
-)
 def test_verify_accepts_unpadded_umoci_layer(unpadded: tuple[Path, ImageTruth]) -> None:
     layout, truth = unpadded
     verified = ocianalyze("verify", target=layout)

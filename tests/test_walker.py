@@ -217,3 +217,13 @@ def test_random_garbage_never_raises() -> None:
         data = bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 3000)))
         for prefix in (b"", b"\x1f\x8b\x08\x00", b"\x28\xb5\x2f\xfd"):
             scan(io.BytesIO(prefix + data), layer=None)
+
+
+def test_unpadded_last_entry_is_a_missing_end_not_a_truncation() -> None:
+    raw = make_tar([("a", b"x" * 700), ("hello.txt", b"hello\n")], tarfile.USTAR_FORMAT)
+    unpadded = raw[: 512 + 1024 + 512 + 6]  # umoci insert stops right after the data
+    result = scan(io.BytesIO(unpadded), layer=True)
+    assert {k for k, _ in result.findings} == {Kind.MISSING_END_OF_ARCHIVE}
+    assert result.tar is not None and (result.tar.files, result.tar.file_bytes) == (2, 706)
+    short = scan(io.BytesIO(raw[: 512 + 1024 + 512 + 5]), layer=True)
+    assert {k for k, _ in short.findings} == {Kind.TRUNCATED}

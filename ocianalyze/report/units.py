@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-_UNITS = ("B", "kB", "MB", "GB", "TB", "PB")
+# "KB", not SI's "kB": the repo-info pages print it so, and the markdown page copies them.
+_UNITS = ("B", "KB", "MB", "GB", "TB", "PB")
 
 
 def human(n: int) -> str:
