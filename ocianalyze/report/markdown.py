@@ -34,6 +34,10 @@ _NAME_TAG = re.compile(r"(?P<repo>[^\s@]+):[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _RFC3339 = re.compile(
     r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.\d+)?(?:[Zz]|(?P<off>[+-]\d\d:\d\d))"
 )
+# The classic builder records "<shell> #(nop) <instruction>" for steps that run nothing and
+# "<shell> <command>" for RUN; BuildKit records "RUN /bin/sh -c <command>".
+_NOP = re.compile(r"(?:/bin/sh -c|cmd /S /C) #\(nop\) ")
+_RUN = re.compile(r"(?:RUN )?/bin/sh -c |cmd /S /C ")
 _MARKDOWN = re.compile(r"([\\`*_\[\]<>&|#])")  # characters that would turn text into markup
 
 
@@ -119,12 +123,13 @@ def mtime_date(mtime: float) -> str | None:
 
 def dockerfile_line(created_by: str) -> str:
     """The classic builder's shell form back to a Dockerfile line, as repo-info shows it."""
-    nop = "/bin/sh -c #(nop) "
-    if created_by.startswith(nop):
-        return created_by[len(nop) :].lstrip()
-    if created_by.startswith("/bin/sh -c "):
-        return "RUN " + created_by[len("/bin/sh -c ") :]
-    return created_by  # BuildKit already writes "RUN ...", "ENV ...", "CMD [...]"
+    nop = _NOP.match(created_by)
+    if nop:
+        return created_by[nop.end() :].lstrip()
+    run = _RUN.match(created_by)
+    if run:
+        return "RUN " + created_by[run.end() :]
+    return created_by  # BuildKit's "ENV ...", "COPY ... # buildkit", Windows' "Apply image ..."
 
 
 def dockerfile(history: Iterable[History]) -> list[str]:
@@ -300,10 +305,15 @@ def _image_facts(v: Verification, image: Image, facts: list[LayerFacts]) -> list
     lines.append(f"-\tImage ID: {_code(str(image.config_descriptor.digest))}")
     if config is None:
         lines.append("-\tDefault Command: unknown (config not in the export)")
-    elif config.cmd is not None:
-        cmd = json.dumps(list(config.cmd), separators=(",", ":"), ensure_ascii=False)
-        lines.append(f"-\tDefault Command: {_code(cmd)}")
+    else:
+        for label, value in (("Entrypoint", config.entrypoint), ("Default Command", config.cmd)):
+            if value is not None:
+                lines.append(f"-\t{label}: {_code(_compact_json(value))}")
     return lines
+
+
+def _compact_json(value: tuple[str, ...]) -> str:
+    return json.dumps(list(value), separators=(",", ":"), ensure_ascii=False)
 
 
 def _last_modified(fact: LayerFacts) -> str:
