@@ -119,8 +119,10 @@ def _jobs(jobs: int) -> int:
 def _verify(
     path: str, jobs: int, fast: bool, strict: bool, quiet: bool, limit: int, entries: bool = False
 ) -> Verification:
-    scan = ScanOptions(max_uncompressed=limit, collect_entries=entries)
-    opts = Options(jobs=_jobs(jobs), fast=fast, strict=strict, scan=scan)
+    threads = _jobs(jobs)
+    # A stream is read by one thread: let it inflate there and hash and walk on a second.
+    scan = ScanOptions(max_uncompressed=limit, collect_entries=entries, split=threads > 1)
+    opts = Options(jobs=threads, fast=fast, strict=strict, scan=scan)
     with _progress(quiet, None) as bar:
         export = open_export(path, scan_stream=True, opts=opts.scan, progress=bar.update)
         bar.reset(total=_blob_bytes(export))

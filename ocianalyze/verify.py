@@ -6,6 +6,7 @@ release the GIL). Problems are collected, never raised: one bad blob does not hi
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -84,22 +85,12 @@ def verify(
     jobs = _blob_jobs(export, chosen, opts.fast)
     problems = list(export.model.problems)
     scans: dict[Digest, BlobScan] = {}
+    # More threads than layers to read: give each layer a second thread of its own.
+    layers = sum(1 for how in jobs.values() if how is not False)
+    opts = dataclasses.replace(opts, scan=dataclasses.replace(opts.scan, split=opts.jobs > layers))
 
     def run(item: tuple[Digest, bool | None]) -> tuple[Digest, BlobScan | None, Problem | None]:
-        digest, as_layer = item
-        try:
-            return digest, _scan_one(export, digest, as_layer, opts, progress), None
-        except UnsafePath as exc:
-            return (
-                digest,
-                None,
-                Problem(Kind.BLOB_OUTSIDE_EXPORT, str(digest), exc.where, exc.problem),
-            )
-        except OciError as exc:
-            return digest, None, Problem(Kind.BAD_METADATA, str(digest), exc.where, exc.problem)
-        except OSError as exc:
-            where = f"{export.path}: {export.locations.get(digest, digest)}"
-            return digest, None, Problem(Kind.MISSING_BLOB, str(digest), where, str(exc))
+        return _scan_job(export, item, opts, progress)
 
     for digest, result, problem in _map(run, _largest_first(export, jobs), opts.jobs):
         if result is not None:
@@ -108,6 +99,26 @@ def verify(
             problems.append(problem)
     problems += _check_uses(export, chosen, scans, opts, absent=images is None)
     return Verification(export, scans, tuple(_dedupe(problems)))
+
+
+def _scan_job(
+    export: Export,
+    item: tuple[Digest, bool | None],
+    opts: Options,
+    progress: Callable[[int], None] | None,
+) -> tuple[Digest, BlobScan | None, Problem | None]:
+    """Scan one blob; a failure to read it becomes a problem, never an exception."""
+    digest, as_layer = item
+    try:
+        return digest, _scan_one(export, digest, as_layer, opts, progress), None
+    except UnsafePath as exc:
+        problem = Problem(Kind.BLOB_OUTSIDE_EXPORT, str(digest), exc.where, exc.problem)
+    except OciError as exc:
+        problem = Problem(Kind.BAD_METADATA, str(digest), exc.where, exc.problem)
+    except OSError as exc:
+        where = f"{export.path}: {export.locations.get(digest, digest)}"
+        problem = Problem(Kind.MISSING_BLOB, str(digest), where, str(exc))
+    return digest, None, problem
 
 
 def _largest_first(

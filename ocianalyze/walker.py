@@ -8,6 +8,8 @@ buffered beyond one chunk and one capped decoder output, whatever the blob's siz
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -21,6 +23,7 @@ from .safety import SafetyChecker
 from .tarwalk import BLOCK, TarEntry, TarError, TarStats, TarWalker, _checksum_ok
 
 CHUNK = 1 << 16  # measured: small input chunks keep decoder output buffers small and fast
+HASH_CHUNK = 1 << 20  # blobs that are only hashed: fewer, larger reads
 DEFAULT_MAX_UNCOMPRESSED = 256 << 30  # 256 GiB per layer: past any real layer, a bomb stops
 
 
@@ -49,10 +52,57 @@ class ScanOptions:
     keep: int = 0  # keep the content of blobs up to this many bytes (metadata in a stream)
     on_entry: Callable[[TarEntry], None] | None = None
     collect_entries: bool = False  # keep a compact listing of every tar entry
+    split: bool = False  # inflate on this thread, hash and walk the tar on a second one
 
 
 def looks_like_tar(head: bytes) -> bool:
     return len(head) >= BLOCK and any(head[:BLOCK]) and _checksum_ok(head[:BLOCK])
+
+
+class _TarSink:
+    """Hashes the tar stream and walks its headers."""
+
+    def __init__(self, opts: ScanOptions) -> None:
+        self.hasher = hashlib.sha256()
+        self.entries = EntryTable() if opts.collect_entries else None
+        self.safety = SafetyChecker()
+        self.walker = TarWalker(_visitor(opts.on_entry, self.entries, self.safety))
+        self.failure: tuple[Kind, str] | None = None
+
+    def take(self, piece: bytes) -> None:
+        self.hasher.update(piece)
+        if self.failure is None:
+            try:
+                self.walker.feed(piece)
+            except TarError as exc:
+                self.failure = (_TAR_KINDS[exc.kind], str(exc))
+
+    def close(self) -> None:
+        pass
+
+
+class _ThreadedSink(_TarSink):
+    """The same work on a second thread, so one large layer keeps two cores busy: inflating
+    on one, hashing and walking on the other (hashlib and the decoders release the GIL).
+    The queue is short, so memory stays bounded."""
+
+    def __init__(self, opts: ScanOptions) -> None:
+        super().__init__(opts)
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
+        self._thread = threading.Thread(target=self._run, name="tar-sink", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (piece := self._queue.get()) is not None:
+            super().take(piece)
+
+    def take(self, piece: bytes) -> None:
+        self._queue.put(piece)
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
 
 
 class _Layer:
@@ -60,14 +110,10 @@ class _Layer:
 
     def __init__(self, compression: Compression, opts: ScanOptions) -> None:
         self.decoder = Decoder(compression) if compression is not Compression.NONE else None
-        self.hasher = hashlib.sha256()
+        self.sink = _ThreadedSink(opts) if opts.split else _TarSink(opts)
         self.size = 0
-        self.entries = EntryTable() if opts.collect_entries else None
-        self.safety = SafetyChecker()
-        self.walker = TarWalker(_visitor(opts.on_entry, self.entries, self.safety))
         self.limit = opts.max_uncompressed
         self.failure: tuple[Kind, str] | None = None
-        self.tar_failure: tuple[Kind, str] | None = None
 
     def feed(self, chunk: bytes) -> None:
         if self.failure:
@@ -90,14 +136,10 @@ class _Layer:
         self.size += len(piece)
         if self.size > self.limit:
             raise _LimitExceeded
-        self.hasher.update(piece)
-        if self.tar_failure is None:
-            try:
-                self.walker.feed(piece)
-            except TarError as exc:
-                self.tar_failure = (_TAR_KINDS[exc.kind], str(exc))
+        self.sink.take(piece)
 
     def finish(self) -> list[tuple[Kind, str]]:
+        self.sink.close()
         if self.failure is None and self.decoder is not None:
             try:
                 self.decoder.finish()
@@ -105,14 +147,15 @@ class _Layer:
                 self.failure = (_STREAM_KINDS[exc.kind], str(exc))
         if self.failure:
             return [self.failure]
-        found = list(self.safety.summary())
-        if self.tar_failure is None:
+        sink = self.sink
+        found = list(sink.safety.summary())
+        if sink.failure is None:
             try:
-                if not self.walker.finish().clean_end:
+                if not sink.walker.finish().clean_end:
                     found.append((Kind.MISSING_END_OF_ARCHIVE, _NO_END))
             except TarError as exc:
-                self.tar_failure = (_TAR_KINDS[exc.kind], str(exc))
-        return [self.tar_failure, *found] if self.tar_failure else found
+                sink.failure = (_TAR_KINDS[exc.kind], str(exc))
+        return [sink.failure, *found] if sink.failure else found
 
 
 _NO_END = "tar stream ends at an entry boundary without its end-of-archive blocks"
@@ -171,13 +214,38 @@ def scan(
     stored = hashlib.new(algorithm)
     head = _read_head(stream)
     compression = sniff(head)
-    is_layer = (
-        layer
-        if layer is not None
-        else (compression is not Compression.NONE or looks_like_tar(head))
+    if layer is None:
+        layer = compression is not Compression.NONE or looks_like_tar(head)
+    tar = _Layer(compression, opts) if layer else None
+    try:
+        size, content = _read(stream, head, stored, tar, opts.keep)
+    finally:
+        if tar is not None:
+            tar.sink.close()
+    digest = Digest(algorithm, stored.hexdigest())
+    if tar is None:
+        return BlobScan(digest, size, compression, content=content)
+    findings = tar.finish()
+    ok = tar.failure is None and tar.sink.failure is None
+    return BlobScan(
+        digest,
+        size,
+        compression,
+        diff_id=None if tar.failure else Digest("sha256", tar.sink.hasher.hexdigest()),
+        uncompressed_size=None if tar.failure else tar.size,
+        tar=tar.sink.walker.stats if ok else None,
+        entries=tar.sink.entries if ok else None,
+        findings=tuple(findings),
+        content=content,
     )
-    tar = _Layer(compression, opts) if is_layer else None
-    kept: list[bytes] | None = [] if opts.keep else None
+
+
+def _read(
+    stream: BinaryIO, head: bytes, stored: hashlib._Hash, tar: _Layer | None, keep: int
+) -> tuple[int, bytes | None]:
+    """The read loop: every stored byte goes to the hash and, for a layer, to the decoder."""
+    kept: list[bytes] | None = [] if keep else None
+    step = CHUNK if tar is not None else HASH_CHUNK
     size, chunk = 0, head
     while chunk:
         size += len(chunk)
@@ -186,23 +254,7 @@ def scan(
             tar.feed(chunk)
         if kept is not None:
             kept.append(chunk)
-            if size > opts.keep:
+            if size > keep:
                 kept = None
-        chunk = stream.read(CHUNK)
-    digest = Digest(algorithm, stored.hexdigest())
-    content = b"".join(kept) if kept is not None else None
-    if tar is None:
-        return BlobScan(digest, size, compression, content=content)
-    findings = tar.finish()
-    failed = tar.failure is not None or tar.tar_failure is not None
-    return BlobScan(
-        digest,
-        size,
-        compression,
-        diff_id=None if tar.failure else Digest("sha256", tar.hasher.hexdigest()),
-        uncompressed_size=None if tar.failure else tar.size,
-        tar=None if failed else tar.walker.stats,
-        entries=None if failed else tar.entries,
-        findings=tuple(findings),
-        content=content,
-    )
+        chunk = stream.read(step)
+    return size, b"".join(kept) if kept is not None else None

@@ -76,12 +76,13 @@ def compressors() -> dict[str, object]:
     ids=["pax", "gnu", "ustar"],
 )
 @pytest.mark.parametrize("comp", ["none", "gzip", "zstd"])
-def test_counts_and_digests_match_tarfile(fmt: int, comp: str) -> None:
+@pytest.mark.parametrize("split", [False, True], ids=["one-thread", "two-threads"])
+def test_counts_and_digests_match_tarfile(fmt: int, comp: str, split: bool) -> None:
     entries = ENTRIES if fmt != tarfile.USTAR_FORMAT else [e for e in ENTRIES if e[0] != LONG]
     raw = make_tar(entries, fmt)
     stored = compressors()[comp](raw)  # type: ignore[operator]
     truth = layer_truth(stored)
-    result = scan(io.BytesIO(stored), layer=True)
+    result = scan(io.BytesIO(stored), layer=True, opts=ScanOptions(split=split))
     assert result.findings == ()
     assert result.compression is Compression(comp)
     assert str(result.digest) == truth.digest and result.size == len(stored)

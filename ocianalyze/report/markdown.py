@@ -27,9 +27,10 @@ NO_MANIFEST = (
 RECOMPUTED = "(recomputed by the exporting tool: uncompressed layer, not the registry's blob)"
 NOT_READ = "unknown (layer not read)"
 
+# An unnamed image's section is titled by its digest, which would otherwise parse as name:tag.
+_DIGEST = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-fA-F0-9]{32,}")
 # A tag may only be [A-Za-z0-9_][A-Za-z0-9_.-]{0,127} (distribution spec), so a colon followed
 # by a slash (a registry port, "localhost:5000/app") does not start one.
-_DIGEST = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-fA-F0-9]{32,}")
 _NAME_TAG = re.compile(r"(?P<repo>[^\s@]+):[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _RFC3339 = re.compile(
     r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.\d+)?(?:[Zz]|(?P<off>[+-]\d\d:\d\d))"
@@ -78,7 +79,7 @@ def repository(ref: str) -> str:
 
     OCI layouts often name an image by its tag alone ("1.0"); inventing a name would mislead.
     """
-    m = None if _DIGEST.fullmatch(ref) else _NAME_TAG.fullmatch(ref)  # an unnamed image's digest
+    m = None if _DIGEST.fullmatch(ref) else _NAME_TAG.fullmatch(ref)
     return printable(m.group("repo")) if m else "<repository>"
 
 
@@ -179,6 +180,7 @@ def _target(v: Verification, tag: str, images: list[Image]) -> Descriptor | None
 
 
 def _index_mime(v: Verification, desc: Descriptor) -> str:
+    """The descriptor's media type, else the index's own (a descriptor may leave it empty)."""
     for ref in v.export.model.indexes:
         if ref.descriptor.digest == desc.digest:
             return desc.media_type or ref.index.media_type or "unknown"
