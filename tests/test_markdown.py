@@ -340,3 +340,18 @@ def test_units_as_repo_info_writes_them() -> None:
     assert human(301713) == "301.7 KB"
     assert human_exact(999) == "999.0 B"
     assert human_exact(1000) == "1.0 KB (1000 bytes)"
+
+
+def test_units_never_print_a_thousand_of_a_unit() -> None:
+    assert human(999_949) == "999.9 KB"
+    assert human(999_950) == "1.0 MB"
+    assert human(999_950_000) == "1.0 GB"
+
+
+def test_report_markdown_from_the_command_line() -> None:
+    from .conftest import SAMPLES, run_cli
+
+    run = run_cli("report", "--format", "markdown", str(SAMPLES / "multi-platform"))
+    assert run.code == 0, run.err
+    golden = Path(__file__).parent / "golden" / "multi-platform.md"
+    assert run.out == golden.read_text()

@@ -8,7 +8,7 @@ _UNITS = ("B", "KB", "MB", "GB", "TB", "PB")
 
 def human(n: int) -> str:
     value, unit = float(n), 0
-    while value >= 1000 and unit < len(_UNITS) - 1:
+    while round(value, 1) >= 1000 and unit < len(_UNITS) - 1:  # 999950 is 1.0 MB, not 1000.0 KB
         value /= 1000
         unit += 1
     return f"{value:.1f} {_UNITS[unit]}"
