@@ -18,11 +18,12 @@ demo: install
 	$(VENV)/bin/ocianalyze inspect sample_images/oci-layout
 	$(VENV)/bin/ocianalyze report $(DEMO)
 
-test: install
+test: install lint
 	$(PY) -m pytest -q
 
 lint: install
-	$(VENV)/bin/ruff check ocianalyze tests sample_images benchmarks
+	$(VENV)/bin/ruff check ocianalyze tests sample_images benchmarks fuzz
+	$(VENV)/bin/mypy ocianalyze
 
 samples: install
 	$(PY) sample_images/make_samples.py sample_images

@@ -96,7 +96,7 @@ def _guard() -> Iterator[None]:
         _fail("internal error", f"{type(exc).__name__}: {exc}", EXIT_BUG)
 
 
-def _progress(quiet: bool, total: int | None) -> tqdm:  # type: ignore[type-arg]
+def _progress(quiet: bool, total: int | None) -> tqdm:  # type: ignore[type-arg,unused-ignore]
     disable = quiet or not sys.stderr.isatty()
     return tqdm(
         total=total,

@@ -8,28 +8,41 @@ readers (and so Docker and containerd) do; anything else after the last one is t
 
 from __future__ import annotations
 
+import sys
+import types
 import zlib
 from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import Any, Protocol
 
 from .mediatypes import Compression
 
+_gzip_impl: types.ModuleType
 try:  # zlib-compatible, about twice as fast as zlib at inflating
     from isal import isal_zlib as _gzip_impl
 except ImportError:  # pragma: no cover - wheel missing on this platform
-    _gzip_impl = zlib  # type: ignore[no-redef]
+    _gzip_impl = zlib
 
-try:  # Python >= 3.14
-    from compression import zstd as _zstd  # type: ignore[import-not-found]
-except ImportError:
+if sys.version_info >= (3, 14):
+    from compression import zstd as _zstd
+else:
     from backports import zstd as _zstd
+
+
+class Readable(Protocol):
+    """Anything with ``read(n)``: files, pipes, tar members, our own readers."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 OUT_CAP = 1 << 20  # bytes of output per decoder call
-DECODE_ERRORS: tuple[type[Exception], ...] = (zlib.error, _zstd.ZstdError, EOFError)
-if _gzip_impl is not zlib:
-    DECODE_ERRORS += (_gzip_impl.error,)
+DECODE_ERRORS: tuple[type[Exception], ...] = (
+    zlib.error,
+    _zstd.ZstdError,
+    EOFError,
+    _gzip_impl.error,
+)
 
 
 def _is_zstd_frame(head: bytes) -> bool:
@@ -128,7 +141,7 @@ class Decoder:
 class DecompressingReader:
     """A read-only file object over a compressed stream (for archives compressed as a whole)."""
 
-    def __init__(self, raw: BinaryIO, compression: Compression, chunk: int = 1 << 16) -> None:
+    def __init__(self, raw: Readable, compression: Compression, chunk: int = 1 << 16) -> None:
         self._raw, self._chunk = raw, chunk
         self._decoder = Decoder(compression)
         self._pieces: Iterator[bytes] = iter(())

@@ -10,9 +10,9 @@ import dataclasses
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import BinaryIO
 
 from . import mediatypes as mt
+from .compression import Readable
 from .digest import Digest
 from .errors import Kind, OciError, Problem, Severity, UnsafePath
 from .model import Descriptor, Image, ManifestKind
@@ -46,7 +46,7 @@ class Verification:
 class _Counting:
     """Reports bytes read to a progress callback."""
 
-    def __init__(self, raw: BinaryIO, progress: Callable[[int], None]) -> None:
+    def __init__(self, raw: Readable, progress: Callable[[int], None]) -> None:
         self._raw, self._progress = raw, progress
 
     def read(self, n: int = -1) -> bytes:
@@ -155,7 +155,7 @@ def _scan_one(
     if storage.size(name) is None:
         return None
     with storage.open(name) as raw:
-        stream: BinaryIO = _Counting(raw, progress) if progress else raw  # type: ignore[assignment]
+        stream: Readable = _Counting(raw, progress) if progress else raw
         return scan(stream, digest.algorithm, layer=as_layer, opts=opts.scan)
 
 

@@ -12,9 +12,8 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO
 
-from .compression import CorruptStream, Decoder, sniff
+from .compression import CorruptStream, Decoder, Readable, sniff
 from .digest import Digest
 from .entries import EntryTable
 from .errors import Kind
@@ -187,7 +186,7 @@ _STREAM_KINDS = {
 _TAR_KINDS = {"not_a_tar": Kind.NOT_A_TAR, "truncated": Kind.TRUNCATED}
 
 
-def _read_head(stream: BinaryIO) -> bytes:
+def _read_head(stream: Readable) -> bytes:
     """The first chunk, at least one tar block long unless the stream is shorter: pipes may
     return short reads, and sniffing needs whole magic numbers and a whole header."""
     head = stream.read(CHUNK)
@@ -200,7 +199,7 @@ def _read_head(stream: BinaryIO) -> bytes:
 
 
 def scan(
-    stream: BinaryIO,
+    stream: Readable,
     algorithm: str = "sha256",
     *,
     layer: bool | None = None,
@@ -241,7 +240,7 @@ def scan(
 
 
 def _read(
-    stream: BinaryIO, head: bytes, stored: hashlib._Hash, tar: _Layer | None, keep: int
+    stream: Readable, head: bytes, stored: hashlib._Hash, tar: _Layer | None, keep: int
 ) -> tuple[int, bytes | None]:
     """The read loop: every stored byte goes to the hash and, for a layer, to the decoder."""
     kept: list[bytes] | None = [] if keep else None

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from ..compression import DecompressingReader, sniff
+from ..compression import DecompressingReader, Readable, sniff
 from ..errors import NotAnExport, OciError
 from ..mediatypes import Compression
 from ..walker import ScanOptions, looks_like_tar
@@ -21,7 +21,7 @@ HEAD = 1024
 class _Prefixed:
     """A stream whose first bytes were already read to sniff it."""
 
-    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+    def __init__(self, head: bytes, rest: Readable) -> None:
         self._head, self._rest = head, rest
 
     def read(self, n: int = -1) -> bytes:
@@ -73,7 +73,7 @@ def open_export(
 
 
 def _from_stream(
-    raw: BinaryIO,
+    raw: Readable,
     head: bytes,
     where: str,
     scan_stream: bool,
@@ -90,7 +90,7 @@ def _from_stream(
         stream,
         where,
         scan_blobs=scan_stream,
-        opts=opts,  # type: ignore[arg-type]
+        opts=opts,
         progress=progress,
     )
     return _load(storage, storage.names, where, archive=True)

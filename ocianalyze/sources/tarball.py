@@ -17,7 +17,7 @@ import tarfile
 from collections.abc import Callable
 from typing import BinaryIO
 
-from ..compression import CorruptStream
+from ..compression import CorruptStream, Readable
 from ..digest import Digest
 from ..errors import BadManifest, NotAnExport, OciError, TruncatedInput
 from ..mediatypes import Compression
@@ -141,7 +141,7 @@ class StreamStorage:
 
     def __init__(
         self,
-        stream: BinaryIO,
+        stream: Readable,
         where: str,
         *,
         scan_blobs: bool,
@@ -154,7 +154,8 @@ class StreamStorage:
         self._kept = 0
         self._opts = dataclasses.replace(opts, keep=KEEP_JSON)
         try:
-            with tarfile.open(fileobj=stream, mode="r|", bufsize=1 << 20) as tf:
+            # tarfile's stream mode only ever calls read().
+            with tarfile.open(fileobj=stream, mode="r|", bufsize=1 << 20) as tf:  # type: ignore[call-overload]
                 for member in tf:
                     self._take(tf, member, scan_blobs, progress)
         except (tarfile.TarError, EOFError, CorruptStream) as exc:
@@ -176,7 +177,7 @@ class StreamStorage:
         assert f is not None
         if scan_blobs:
             algorithm = "sha512" if name.startswith("blobs/sha512/") else "sha256"
-            result = scan(f, algorithm, opts=self._opts)  # type: ignore[arg-type]
+            result = scan(f, algorithm, opts=self._opts)
         elif member.size <= KEEP_JSON:
             data = f.read()
             result = BlobScan(Digest.of(data), len(data), Compression.NONE, content=data)
