@@ -1,0 +1,765 @@
+"""`make bench`: how fast, and in how much memory, `ocianalyze verify` checks real layers.
+
+Builds once (cached in ~/.cache/ocianalyze-bench/<version>-<MB>mb, without ocianalyze code) a
+tar of real files from /usr/lib and /usr/share, packed as three OCI layouts: one tar+gzip layer,
+one tar+zstd layer, and four tar+gzip layers. Then it times `ocianalyze verify` against the shell
+pipelines that do the same reads (hash the blob, decompress it, hash the tar), running the
+contenders of each measurement round-robin, and prints medians, ratios and peak RSS against the
+targets in benchmarks/README.md.
+
+OCIANALYZE_BENCH_MB (default 500) sets the size of the data; `--rounds`, `--json FILE`, `--check`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import io
+import json
+import os
+import platform
+import resource
+import shlex
+import shutil
+import stat
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+VERSION = "v1"  # bump when the built data changes: the cache is keyed by it
+MB = 1_000_000
+SOURCES = (("/usr/share", 0.4), ("/usr/lib", 1.0))  # root, share of the budget it may fill
+PARTS = 4  # layers of the multi-layer image, MB/5 of files each
+RSS_TARGET_MIB = 64
+
+OCI = [sys.executable, "-m", "ocianalyze", "verify", "--quiet"]
+GZIP_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+ZSTD_LAYER = "application/vnd.oci.image.layer.v1.tar+zstd"
+
+
+def cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "ocianalyze-bench"
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- building
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    path: str  # absolute path on this machine
+    kind: str  # "file" or "symlink"
+    size: int
+
+
+def _walk(root: str) -> Iterator[tuple[str, os.stat_result]]:
+    """Every file and symlink under root in sorted order (directories depth first)."""
+    for top, dirs, names in os.walk(root, onerror=lambda _exc: None):
+        dirs.sort()
+        for name in sorted(names):
+            path = os.path.join(top, name)  # noqa: PTH118 - str paths: cheaper over ~100k files
+            try:
+                yield path, os.lstat(path)
+            except OSError:
+                continue
+
+
+def _readable(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            f.read(1)
+    except OSError:
+        return False
+    return True
+
+
+def collect(total_bytes: int) -> list[Item]:
+    """Regular files (and the symlinks met on the way) worth about total_bytes, sorted."""
+    cap = max(1 << 20, total_bytes // 16)  # no single file dominates a layer
+    items: list[Item] = []
+    taken = 0
+    for root, share in SOURCES:
+        budget = min(total_bytes - taken, int(total_bytes * share))
+        got = 0
+        for path, st in _walk(root):
+            if got >= budget:
+                break
+            if stat.S_ISLNK(st.st_mode):
+                items.append(Item(path, "symlink", 0))
+            elif stat.S_ISREG(st.st_mode) and st.st_size <= cap and _readable(path):
+                items.append(Item(path, "file", st.st_size))
+                got += st.st_size
+        taken += got
+    items.sort(key=lambda i: i.path)
+    return items
+
+
+def _info(path: str, st: os.stat_result) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(path.lstrip("/"))
+    info.mode = stat.S_IMODE(st.st_mode)
+    info.mtime = int(st.st_mtime)
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    return info
+
+
+def write_tar(items: list[Item], out: Path) -> int:
+    """A PAX tar of items with their parent directories; returns how many files went in."""
+    done_dirs: set[str] = set()
+    files = 0
+    with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tf:
+        for item in items:
+            parents = Path(item.path).parents
+            for parent in reversed(parents[:-1]):  # /usr, /usr/lib, ... (not /)
+                if str(parent) not in done_dirs:
+                    done_dirs.add(str(parent))
+                    info = _info(str(parent), parent.lstat())
+                    info.type = tarfile.DIRTYPE
+                    tf.addfile(info)
+            try:
+                files += _add(tf, item)
+            except OSError as exc:  # vanished or changed since it was listed
+                say(f"  skipped {item.path}: {exc}")
+    return files
+
+
+def _add(tf: tarfile.TarFile, item: Item) -> int:
+    if item.kind == "symlink":
+        info = _info(item.path, os.lstat(item.path))
+        info.type = tarfile.SYMTYPE
+        info.linkname = str(Path(item.path).readlink())
+        tf.addfile(info)
+        return 0
+    with open(item.path, "rb") as f:  # read first: a header is never left without its data
+        st = os.fstat(f.fileno())
+        data = f.read()
+    info = _info(item.path, st)
+    info.size = len(data)
+    tf.addfile(info, io.BytesIO(data))
+    return 1
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def compress(src: Path, dst: Path, how: str) -> str:
+    """Compress src into dst; returns the tool used."""
+    with src.open("rb") as fin, dst.open("wb") as fout:
+        if how == "zstd":
+            subprocess.run(["zstd", "-3", "-q", "-c"], stdin=fin, stdout=fout, check=True)
+            return "zstd -3"
+        if shutil.which("pigz"):
+            subprocess.run(["pigz", "-6", "-n", "-c"], stdin=fin, stdout=fout, check=True)
+            return "pigz -6"
+        with gzip.GzipFile(filename="", mode="wb", compresslevel=6, fileobj=fout, mtime=0) as gz:
+            shutil.copyfileobj(fin, gz, 1 << 20)
+        return "python gzip -6"
+
+
+def _put(blobs: Path, data: bytes, media_type: str) -> dict[str, object]:
+    digest = hashlib.sha256(data).hexdigest()
+    (blobs / digest).write_bytes(data)
+    return {"mediaType": media_type, "digest": f"sha256:{digest}", "size": len(data)}
+
+
+def _json(doc: object) -> bytes:
+    return json.dumps(doc, indent=2, sort_keys=True).encode() + b"\n"
+
+
+def make_layout(layout: Path, tars: list[Path], how: str, media_type: str) -> dict[str, object]:
+    """An OCI image layout of one image whose layers are the given tars, compressed."""
+    blobs = layout / "blobs" / "sha256"
+    blobs.mkdir(parents=True)
+    layers, diff_ids, tool = [], [], ""
+    for tar in tars:
+        diff_ids.append(f"sha256:{sha256_file(tar)}")
+        tmp = blobs / "incoming"
+        tool = compress(tar, tmp, how)
+        digest, size = sha256_file(tmp), tmp.stat().st_size
+        tmp.rename(blobs / digest)
+        layers.append({"mediaType": media_type, "digest": f"sha256:{digest}", "size": size})
+    config = {
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {"Env": ["PATH=/usr/bin:/bin"]},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "history": [{"created_by": f"ocianalyze bench layer {i + 1}"} for i in range(len(tars))],
+    }
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": _put(blobs, _json(config), "application/vnd.oci.image.config.v1+json"),
+        "layers": layers,
+    }
+    desc = _put(blobs, _json(manifest), "application/vnd.oci.image.manifest.v1+json")
+    desc["annotations"] = {"org.opencontainers.image.ref.name": "bench"}
+    desc["platform"] = {"architecture": "amd64", "os": "linux"}
+    index = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [desc],
+    }
+    (layout / "oci-layout").write_bytes(_json({"imageLayoutVersion": "1.0.0"}))
+    (layout / "index.json").write_bytes(_json(index))
+    return {"tool": tool, "layers": [(layer["digest"], layer["size"]) for layer in layers]}
+
+
+def split(items: list[Item], parts: int, each: int) -> list[list[Item]]:
+    """Consecutive runs of items holding about `each` bytes of files each."""
+    out: list[list[Item]] = [[]]
+    got = 0
+    for item in items:
+        if got >= each:
+            if len(out) == parts:
+                break
+            out.append([])
+            got = 0
+        out[-1].append(item)
+        got += item.size
+    return out
+
+
+def build(mb: int) -> Path:
+    """The cached layouts for this size; built once (into a temporary directory, then renamed)."""
+    root = cache_root() / f"{VERSION}-{mb}mb"
+    if (root / "built.json").exists():
+        return root
+    cache_root().mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{VERSION}-{mb}mb-", dir=cache_root()))
+    try:
+        t0 = time.perf_counter()
+        say(f"building benchmark images ({mb} MB of files) in {root} ...")
+        items = collect(mb * MB)
+        tars = work / "tars"
+        tars.mkdir()
+        full = tars / "full.tar"
+        files = write_tar(items, full)
+        parts = []
+        for i, part in enumerate(split(items, PARTS, mb * MB // 5)):
+            parts.append(tars / f"part{i + 1}.tar")
+            write_tar(part, parts[-1])
+        tiny = tars / "tiny.tar"
+        write_tar([i for i in items if i.kind == "file"][:1], tiny)
+        info: dict[str, object] = {
+            "version": VERSION,
+            "mb": mb,
+            "files": files,
+            "tar_bytes": full.stat().st_size,
+            "part_tar_bytes": [p.stat().st_size for p in parts],
+            "layouts": {
+                "gzip": make_layout(work / "gzip", [full], "gzip", GZIP_LAYER),
+                "zstd": make_layout(work / "zstd", [full], "zstd", ZSTD_LAYER),
+                "gzip4": make_layout(work / "gzip4", parts, "gzip", GZIP_LAYER),
+                "tiny": make_layout(work / "tiny", [tiny], "gzip", GZIP_LAYER),
+            },
+        }
+        shutil.rmtree(tars)
+        (work / "built.json").write_bytes(_json(info))
+        if root.exists():  # a half-built leftover from an older interrupted run
+            shutil.rmtree(root)
+        work.rename(root)
+        say(f"built in {time.perf_counter() - t0:.0f} s")
+    finally:
+        if work.exists():
+            shutil.rmtree(work)
+    return root
+
+
+def layer_blobs(layout: Path) -> list[Path]:
+    """The layer blobs of the layout's only image."""
+    index = json.loads((layout / "index.json").read_text())
+    digest = index["manifests"][0]["digest"].split(":")[1]
+    manifest = json.loads((layout / "blobs" / "sha256" / digest).read_text())
+    blobs = layout / "blobs" / "sha256"
+    return [blobs / layer["digest"].split(":")[1] for layer in manifest["layers"]]
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+@dataclass
+class Contender:
+    key: str
+    label: str
+    cmd: list[str] | None  # None: skipped
+    skip_reason: str = ""
+    ocianalyze: bool = False
+    times: list[float] = field(default_factory=list)
+    rss_kib: list[int] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # CPU seconds of the run's processes
+    others: list[float] = field(default_factory=list)  # cores busy with other work meanwhile
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def median(self) -> float | None:
+        return statistics.median(self.times) if self.times else None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    name: str
+    ours: str  # contender key in the "ocianalyze" column
+    base: str  # contender key in the "baseline" column
+    target: float  # base/ours time must be at least this
+
+    @property
+    def target_text(self) -> str:
+        return f">= {self.target}x"
+
+
+@dataclass
+class Group:
+    name: str
+    contenders: list[Contender]
+    comparisons: list[Comparison]
+
+
+def bash(script: str) -> list[str]:
+    return ["bash", "-c", script]
+
+
+def _missing(*tools: str) -> str:
+    gone = [t for t in tools if shutil.which(t) is None]
+    return f"{', '.join(gone)} not installed" if gone else ""
+
+
+def shell_contender(key: str, label: str, script: str, *tools: str) -> Contender:
+    reason = _missing(*tools)
+    return Contender(key, label, None if reason else bash(script), reason)
+
+
+def oci(key: str, label: str, *args: str | Path) -> Contender:
+    return Contender(key, label, [*OCI, *map(str, args)], ocianalyze=True)
+
+
+def groups(root: Path) -> list[Group]:
+    gz, zst, four = root / "gzip", root / "zstd", root / "gzip4"
+    gz_blob = shlex.quote(str(layer_blobs(gz)[0]))
+    zst_blob = shlex.quote(str(layer_blobs(zst)[0]))
+    all_blobs = sorted(str(p) for p in (four / "blobs" / "sha256").iterdir())
+    pipe = "{} {b}; {} -dc {b} | {}"
+    return [
+        Group(
+            "gzip",
+            [
+                oci("oci-gzip", "verify, 1 gzip layer", gz),
+                shell_contender(
+                    "coreutils-gzip",
+                    "sha256sum + gzip -dc | sha256sum",
+                    pipe.format("sha256sum", "gzip", "sha256sum", b=gz_blob),
+                    "gzip",
+                    "sha256sum",
+                ),
+                shell_contender(
+                    "openssl-gzip",
+                    "openssl + pigz -dc | openssl",
+                    pipe.format("openssl dgst -sha256", "pigz", "openssl dgst -sha256", b=gz_blob),
+                    "openssl",
+                    "pigz",
+                ),
+            ],
+            [
+                Comparison("gzip layer vs coreutils", "oci-gzip", "coreutils-gzip", 3.0),
+                Comparison("gzip layer vs pigz+openssl", "oci-gzip", "openssl-gzip", 1.8),
+            ],
+        ),
+        Group(
+            "zstd",
+            [
+                oci("oci-zstd", "verify, 1 zstd layer", zst),
+                shell_contender(
+                    "coreutils-zstd",
+                    "sha256sum + zstd -dc | sha256sum",
+                    pipe.format("sha256sum", "zstd", "sha256sum", b=zst_blob),
+                    "zstd",
+                    "sha256sum",
+                ),
+                shell_contender(
+                    "openssl-zstd",
+                    "openssl + zstd -dc | openssl",
+                    pipe.format("openssl dgst -sha256", "zstd", "openssl dgst -sha256", b=zst_blob),
+                    "openssl",
+                    "zstd",
+                ),
+            ],
+            [
+                Comparison("zstd layer vs coreutils", "oci-zstd", "coreutils-zstd", 2.0),
+                Comparison("zstd layer vs zstd+openssl", "oci-zstd", "openssl-zstd", 1.3),
+            ],
+        ),
+        Group(
+            "jobs",
+            [
+                oci("oci-jobs1", "verify --jobs 1, 4 gzip layers", "--jobs", "1", four),
+                oci("oci-jobs0", "verify (default jobs), 4 gzip layers", four),
+            ],
+            [Comparison("4 layers: default jobs vs --jobs 1", "oci-jobs0", "oci-jobs1", 1.7)],
+        ),
+        Group(
+            "fast",
+            [
+                oci("oci-fast", "verify --fast, 4 gzip layers", "--fast", four),
+                Contender(
+                    "openssl-fast",
+                    "openssl dgst -sha256 (all blobs)",
+                    ["openssl", "dgst", "-sha256", *all_blobs] if shutil.which("openssl") else None,
+                    _missing("openssl"),
+                ),
+            ],
+            [Comparison("--fast vs openssl dgst", "oci-fast", "openssl-fast", 0.9)],
+        ),
+        Group(
+            "startup",
+            [
+                oci("oci-tiny", "verify, one 1-file layer (startup cost)", root / "tiny"),
+                Contender(
+                    "oci-version",
+                    "--version (import cost)",
+                    [sys.executable, "-m", "ocianalyze", "--version"],
+                    ocianalyze=True,
+                ),
+            ],
+            [],
+        ),
+    ]
+
+
+def run_ocianalyze(c: Contender) -> None:
+    """Time one run; peak RSS comes from wait4 on the child itself."""
+    assert c.cmd is not None
+    with tempfile.TemporaryFile() as out:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(c.cmd, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        c.times.append(elapsed)
+        c.rss_kib.append(usage.ru_maxrss)
+        if proc.returncode != 0:
+            out.seek(0)
+            tail = out.read()[-2000:].decode(errors="replace")
+            c.errors.append(f"exit {proc.returncode}: {tail}")
+
+
+def run_baseline(c: Contender) -> None:
+    assert c.cmd is not None
+    t0 = time.perf_counter()
+    res = subprocess.run(c.cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    c.times.append(time.perf_counter() - t0)
+    if res.returncode != 0:
+        c.errors.append(f"exit {res.returncode}: {res.stderr[-2000:].decode(errors='replace')}")
+
+
+def _busy_seconds() -> float:
+    """CPU time the whole machine has spent busy since boot (0 where /proc/stat is missing)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return 0.0
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(c: Contender) -> None:
+    """One timed run, with the CPU time it used and how busy the machine was with other work."""
+    busy, cpu = _busy_seconds(), _children_cpu()
+    (run_ocianalyze if c.ocianalyze else run_baseline)(c)
+    ours = _children_cpu() - cpu  # every process of the run, pipelines included
+    c.cpu.append(ours)
+    c.others.append(max(0.0, _busy_seconds() - busy - ours) / c.times[-1])
+
+
+def measure(group: Group, rounds: int) -> None:
+    runnable = [c for c in group.contenders if c.cmd is not None]
+    for c in runnable:  # untimed warm-up: page cache, .pyc files; also checks it works
+        run(c)
+        for runs in (c.times, c.rss_kib, c.cpu, c.others):
+            runs.clear()
+    for r in range(rounds):
+        for c in runnable:
+            run(c)
+        line = ", ".join(f"{c.key} {c.times[-1]:.2f}s" for c in runnable)
+        say(f"  [{group.name}] round {r + 1}/{rounds}: {line}")
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+@dataclass
+class Row:
+    name: str
+    ours: float | None
+    base: float | None
+    ratio: float | None
+    target: str
+    result: str  # PASS, MISS, SKIP, ERROR or "" (informational)
+    note: str = ""
+
+
+def rows_for(group: Group) -> list[Row]:
+    by_key = {c.key: c for c in group.contenders}
+    rows = []
+    for cmp in group.comparisons:
+        ours, base = by_key[cmp.ours], by_key[cmp.base]
+        if base.cmd is None:
+            rows.append(
+                Row(
+                    cmp.name,
+                    ours.median,
+                    None,
+                    None,
+                    cmp.target_text,
+                    "SKIP",
+                    f"baseline skipped: {base.skip_reason}",
+                )
+            )
+            continue
+        if ours.errors or base.errors:
+            bad = ours if ours.errors else base
+            rows.append(
+                Row(
+                    cmp.name,
+                    ours.median,
+                    base.median,
+                    None,
+                    cmp.target_text,
+                    "ERROR",
+                    f"{bad.label}: {bad.errors[0].strip()}",
+                )
+            )
+            continue
+        ratio = base.median / ours.median  # type: ignore[operator]
+        rows.append(
+            Row(
+                cmp.name,
+                ours.median,
+                base.median,
+                ratio,
+                cmp.target_text,
+                "PASS" if ratio >= cmp.target else "MISS",
+            )
+        )
+    if not group.comparisons:
+        for c in group.contenders:
+            rows.append(
+                Row(
+                    c.label,
+                    c.median,
+                    None,
+                    None,
+                    "-",
+                    "ERROR" if c.errors else "",
+                    c.errors[0].strip() if c.errors else "",
+                )
+            )
+    return rows
+
+
+def rss_rows(all_groups: list[Group], floor_kib: int) -> list[Row]:
+    rows = []
+    for g in all_groups:
+        for c in g.contenders:
+            if c.ocianalyze and c.rss_kib:
+                peak = max(c.rss_kib) / 1024
+                result = "PASS" if peak <= RSS_TARGET_MIB else "MISS"
+                note = ""
+                if min(c.rss_kib) <= floor_kib * 1.05:
+                    note = f"at the floor ({floor_kib / 1024:.1f} MiB, this process's peak)"
+                row = Row(
+                    f"peak RSS: {c.label}",
+                    None,
+                    None,
+                    peak,
+                    f"<= {RSS_TARGET_MIB} MiB",
+                    result,
+                    note,
+                )
+                rows.append(row)
+    return rows
+
+
+def own_peak_kib() -> int:
+    """VmHWM of this process: a floor under every child's ru_maxrss (0 if unknown)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def source_state() -> str:
+    """The commit of the checkout ocianalyze runs from, and whether ocianalyze/ has edits."""
+    repo = Path(__file__).resolve().parent.parent
+    git = ["git", "-C", str(repo)]
+    try:
+        head = subprocess.run(
+            [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            [*git, "status", "--porcelain", "--", "ocianalyze"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split("\n")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    edited = [line[3:] for line in dirty if line.strip()]
+    return f"{head}" + (f" + uncommitted edits to {', '.join(edited)}" if edited else "")
+
+
+def _fmt(x: float | None, spec: str) -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def print_table(rows: list[Row], all_groups: list[Group]) -> None:
+    head = ("measurement", "ocianalyze s", "baseline s", "ratio", "target", "result")
+    lines = [head]
+    for r in rows:
+        ratio = (
+            (_fmt(r.ratio, ".1f") + " MiB")
+            if r.name.startswith("peak RSS")
+            else (_fmt(r.ratio, ".2f") + ("x" if r.ratio is not None else ""))
+        )
+        lines.append(
+            (r.name, _fmt(r.ours, ".3f"), _fmt(r.base, ".3f"), ratio, r.target, r.result or "info")
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    for n, line in enumerate(lines):
+        print(
+            "  ".join(
+                cell.ljust(w) if i == 0 else cell.rjust(w)
+                for i, (cell, w) in enumerate(zip(line, widths, strict=True))
+            )
+        )
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+    notes = [r for r in rows if r.note]
+    if notes:
+        print()
+        for r in notes:
+            print(f"note: {r.name}: {r.note}")
+    print(
+        "\nper run: wall s | CPU s of its processes | cores busy with other work meanwhile"
+        " | peak RSS MiB"
+    )
+    for g in all_groups:
+        for c in g.contenders:
+            if c.cmd is None:
+                print(f"  {c.label}: skipped ({c.skip_reason})")
+                continue
+            cols = [
+                " ".join(f"{t:.3f}" for t in c.times),
+                " ".join(f"{t:.2f}" for t in c.cpu),
+                " ".join(f"{t:.2f}" for t in c.others),
+            ]
+            if c.ocianalyze:
+                cols.append(" ".join(f"{k / 1024:.1f}" for k in c.rss_kib))
+            print(f"  {c.label}: {' | '.join(cols)}")
+
+
+def describe(root: Path) -> dict[str, object]:
+    info = json.loads((root / "built.json").read_text())
+    sizes = []
+    for name in ("gzip", "zstd", "gzip4"):
+        layers = info["layouts"][name]["layers"]
+        sizes.append(f"{name} {sum(s for _, s in layers) / MB:.0f} MB in {len(layers)} layer(s)")
+    print(
+        f"data: {info['files']} files, tar {info['tar_bytes'] / MB:.0f} MB; "
+        f"4-layer tars {', '.join(f'{b / MB:.0f}' for b in info['part_tar_bytes'])} MB"
+    )
+    print(f"blobs: {'; '.join(sizes)} ({info['layouts']['gzip']['tool']})")
+    return info
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=3, help="runs of each contender (default 3)")
+    ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    ap.add_argument("--check", action="store_true", help="exit 1 if any target is missed")
+    ap.add_argument("--only", metavar="GROUPS", help="comma list of gzip,zstd,jobs,fast,startup")
+    ap.add_argument("--build-only", action="store_true", help="build the cached images and stop")
+    args = ap.parse_args()
+    mb = int(os.environ.get("OCIANALYZE_BENCH_MB", "500"))
+    if args.build_only:
+        print(build(mb))
+        return 0
+    root = cache_root() / f"{VERSION}-{mb}mb"
+    if not (root / "built.json").exists():
+        # In a child process: a child's ru_maxrss starts at its parent's peak RSS (the kernel
+        # carries the old address space's high-water mark over exec), so this process must
+        # stay small for the RSS of the runs it measures to be their own.
+        subprocess.run([sys.executable, __file__, "--build-only"], check=True, stdout=2)
+    floor = own_peak_kib()
+    print(
+        f"ocianalyze bench {VERSION}: {mb} MB, {args.rounds} round(s), {os.cpu_count()} CPUs, "
+        f"load {os.getloadavg()[0]:.2f}, {platform.python_implementation()} "
+        f"{platform.python_version()} ({sys.executable})"
+    )
+    print(f"ocianalyze source: {source_state()}; this process's peak RSS {floor / 1024:.1f} MiB")
+    info = describe(root)
+    chosen = groups(root)
+    if args.only:
+        wanted = set(args.only.split(","))
+        chosen = [g for g in chosen if g.name in wanted]
+    for g in chosen:
+        measure(g, args.rounds)
+    rows = [r for g in chosen for r in rows_for(g)] + rss_rows(chosen, floor)
+    print(f"\nload after: {os.getloadavg()[0]:.2f}\n")
+    print_table(rows, chosen)
+    if args.json:
+        doc = {
+            "version": VERSION,
+            "mb": mb,
+            "rounds": args.rounds,
+            "cpus": os.cpu_count(),
+            "source": source_state(),
+            "rss_floor_kib": floor,
+            "python": sys.executable,
+            "data": info,
+            "rows": [r.__dict__ for r in rows],
+            "runs": {
+                c.key: {
+                    "label": c.label,
+                    "cmd": c.cmd,
+                    "skipped": c.skip_reason,
+                    "times": c.times,
+                    "rss_kib": c.rss_kib,
+                    "cpu": c.cpu,
+                    "other_cores": c.others,
+                    "errors": c.errors,
+                }
+                for g in chosen
+                for c in g.contenders
+            },
+        }
+        Path(args.json).write_text(json.dumps(doc, indent=2) + "\n")
+    bad = [r for r in rows if r.result in ("MISS", "ERROR")]
+    return 1 if args.check and bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
