@@ -11,10 +11,9 @@ import enum
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
-from tqdm import tqdm
 
 from . import __version__
 from .entries import EntryTable
@@ -96,15 +95,33 @@ def _guard() -> Iterator[None]:
         _fail("internal error", f"{type(exc).__name__}: {exc}", EXIT_BUG)
 
 
-def _progress(quiet: bool, total: int | None) -> tqdm:  # type: ignore[type-arg,unused-ignore]
-    disable = quiet or not sys.stderr.isatty()
+class _NoBar:
+    """What `_progress` gives when no bar is shown: importing tqdm costs start-up time."""
+
+    def __enter__(self) -> _NoBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def update(self, n: int) -> None:
+        pass
+
+    def reset(self, total: int | None = None) -> None:
+        pass
+
+
+def _progress(quiet: bool, total: int | None) -> Any:
+    if quiet or not sys.stderr.isatty():
+        return _NoBar()
+    from tqdm import tqdm
+
     return tqdm(
         total=total,
         unit="B",
         unit_scale=True,
         unit_divisor=1000,
         file=sys.stderr,
-        disable=disable,
         leave=False,
         desc="reading",
     )

@@ -47,7 +47,7 @@ class SafetyChecker:
         raw = e.raw_name
         if raw.startswith("/"):
             self._find(Kind.UNSAFE_PATH, f"absolute path {raw!r}")
-        if ".." in raw.split("/"):
+        if ".." in raw and ".." in raw.split("/"):
             self._find(Kind.UNSAFE_PATH, f"'..' in path {raw!r}")
         if e.type == "hardlink" and (e.linkname.startswith("/") or _escapes("", e.linkname)):
             self._find(Kind.LINK_ESCAPE, f"hardlink {e.name!r} -> {e.linkname!r} leaves the root")

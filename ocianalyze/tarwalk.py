@@ -9,7 +9,6 @@ which real tools (umoci) write and Go's reader accepts.
 
 from __future__ import annotations
 
-import posixpath
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -76,7 +75,7 @@ class TarStats:
         self.entries += 1
         if self.newest_mtime is None or entry.mtime > self.newest_mtime:
             self.newest_mtime = entry.mtime
-        base = posixpath.basename(entry.name)
+        base = entry.name.rpartition("/")[2]
         if base.startswith(".wh."):
             if base == ".wh..wh..opq":
                 self.opaque_whiteouts += 1
@@ -122,6 +121,8 @@ def _checksum_ok(block: bytes) -> bool:
 
 
 def _normalise(name: str) -> str:
+    if not name.startswith(("./", "/")) and not name.endswith("/"):
+        return name  # the common case, kept cheap
     while name.startswith("./"):
         name = name[2:]
     return name.lstrip("/").rstrip("/") or "."
