@@ -10,6 +10,7 @@ which real tools (umoci) write and Go's reader accepts.
 from __future__ import annotations
 
 import struct
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -18,7 +19,8 @@ BLOCK = 512
 _FIELDS = struct.Struct("100s8s8s8s12x12s8xx100s6s82x155s")
 DISK_BLOCK = 4096
 MAX_SPECIAL = 1 << 20  # PAX and GNU long-name records larger than this are refused (as Go does)
-_HEADER_ONLY = frozenset(b"123456")  # hardlink, symlink, char, block, dir, fifo: no data
+_HEADER_ONLY = frozenset(b"123456")
+_DIR = ord("5")  # hardlink, symlink, char, block, dir, fifo: no data
 _REGULAR = frozenset(b"07S") | {0}
 
 
@@ -107,12 +109,18 @@ def _text(field: bytes) -> str:
     return field.partition(b"\0")[0].decode("utf-8", "surrogateescape")
 
 
+def _byte_sum(block: bytes) -> int:
+    """The exact sum of a 512-byte block, in C: adler32's low half is 1 + the byte sum modulo
+    65521, and 256 bytes sum to at most 65280. Three times faster than sum() per header."""
+    return (zlib.adler32(block[:256]) & 0xFFFF) + (zlib.adler32(block[256:]) & 0xFFFF) - 2
+
+
 def _checksum_ok(block: bytes) -> bool:
     try:
         stored = _number(block[148:156])
     except ValueError:
         return False
-    unsigned = sum(block) - sum(block[148:156]) + 256  # the field counts as eight spaces
+    unsigned = _byte_sum(block) - sum(block[148:156]) + 256  # the field counts as 8 spaces
     if stored == unsigned:
         return True
     # Some old writers summed signed chars: each byte over 127 counts 256 less.
@@ -237,7 +245,9 @@ class TarWalker:
         # 'g' (global PAX headers) carry nothing we count
 
     def _entry(self, block: bytes, typeflag: int, size: int) -> None:
-        over, self._overrides = self._overrides, {}
+        over = self._overrides
+        if over:
+            self._overrides = {}
         (raw_name, mode_f, uid_f, gid_f, mtime_f, link_f, magic, prefix) = _FIELDS.unpack_from(
             block
         )
@@ -257,7 +267,7 @@ class TarWalker:
         if size < 0:
             raise TarError("not_a_tar", f"negative size in tar header of {name!r}")
         kind = _TYPES.get(typeflag, "file" if typeflag in _REGULAR else "other")
-        if typeflag == ord("5") or (kind == "file" and name.endswith("/")):
+        if typeflag == _DIR or (kind == "file" and name.endswith("/")):
             kind = "dir"
         entry = TarEntry(
             _normalise(name),
@@ -267,7 +277,7 @@ class TarWalker:
             uid,
             gid,
             mtime,
-            over.get("linkpath") or _text(link_f) if over else _text(link_f),
+            (over.get("linkpath") if over else None) or (_text(link_f) if link_f[0] else ""),
             name,
         )
         self.stats.add(entry)
