@@ -12,6 +12,7 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .compression import CorruptStream, Decoder, Readable, sniff
 from .digest import Digest
@@ -21,7 +22,7 @@ from .mediatypes import Compression
 from .safety import SafetyChecker
 from .tarwalk import BLOCK, TarEntry, TarError, TarStats, TarWalker, _checksum_ok
 
-CHUNK = 1 << 16  # measured: small input chunks keep decoder output buffers small and fast
+CHUNK = 1 << 18  # measured: 256 KiB beat 64 KiB (fewer thread hand-offs) and 1 MiB
 HASH_CHUNK = 1 << 20  # blobs that are only hashed: fewer, larger reads
 DEFAULT_MAX_UNCOMPRESSED = 256 << 30  # 256 GiB per layer: past any real layer, a bomb stops
 
@@ -81,22 +82,30 @@ class _TarSink:
 
 
 class _ThreadedSink(_TarSink):
-    """The same work on a second thread, so one large layer keeps two cores busy: inflating
-    on one, hashing and walking on the other (hashlib and the decoders release the GIL).
-    The queue is short, so memory stays bounded."""
+    """The same work on a second thread, so one large layer keeps two cores busy: reading and
+    inflating on one; hashing the stored bytes, hashing the tar and walking it on the other
+    (hashlib and the decoders release the GIL). The queue is short: memory stays bounded."""
 
     def __init__(self, opts: ScanOptions) -> None:
         super().__init__(opts)
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
+        self._queue: queue.Queue[tuple[Any, bytes] | None] = queue.Queue(maxsize=16)
         self._thread = threading.Thread(target=self._run, name="tar-sink", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while (piece := self._queue.get()) is not None:
-            super().take(piece)
+        while (item := self._queue.get()) is not None:
+            hasher, data = item
+            if hasher is None:
+                super().take(data)
+            else:
+                hasher.update(data)
 
     def take(self, piece: bytes) -> None:
-        self._queue.put(piece)
+        self._queue.put((None, piece))
+
+    def hash_here(self, hasher: Any) -> Callable[[bytes], None]:
+        """An update function for ``hasher`` that runs on this sink's thread, in order."""
+        return lambda data: self._queue.put((hasher, data))
 
     def close(self) -> None:
         if self._thread.is_alive():
@@ -217,7 +226,13 @@ def scan(
         layer = compression is not Compression.NONE or looks_like_tar(head)
     tar = _Layer(compression, opts) if layer else None
     try:
-        size, content = _read(stream, head, stored, tar, opts.keep)
+        update: Callable[[bytes], None] = stored.update
+        sink = tar.sink if tar is not None else None
+        if isinstance(sink, _ThreadedSink) and compression is Compression.GZIP:
+            # Measured: inflating gzip costs about as much as hashing both streams and walking
+            # the tar, so the stored hash goes to the other thread; zstd inflates twice as fast.
+            update = sink.hash_here(stored)
+        size, content = _read(stream, head, update, tar, opts.keep)
     finally:
         if tar is not None:
             tar.sink.close()
@@ -240,7 +255,11 @@ def scan(
 
 
 def _read(
-    stream: Readable, head: bytes, stored: hashlib._Hash, tar: _Layer | None, keep: int
+    stream: Readable,
+    head: bytes,
+    update: Callable[[bytes], None],
+    tar: _Layer | None,
+    keep: int,
 ) -> tuple[int, bytes | None]:
     """The read loop: every stored byte goes to the hash and, for a layer, to the decoder."""
     kept: list[bytes] | None = [] if keep else None
@@ -248,7 +267,7 @@ def _read(
     size, chunk = 0, head
     while chunk:
         size += len(chunk)
-        stored.update(chunk)
+        update(chunk)
         if tar is not None:
             tar.feed(chunk)
         if kept is not None:
