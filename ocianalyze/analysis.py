@@ -81,7 +81,8 @@ class ImageAnalysis:
     merge: MergeResult | None  # when every layer was read with its entries
 
 
-def _merge(image: Image, scans: dict[Digest, BlobScan], top: int) -> MergeResult | None:
+def merge_image(image: Image, scans: dict[Digest, BlobScan], top: int = 10) -> MergeResult | None:
+    """The merged filesystem and waste of ``image``, when every layer was read with entries."""
     if image.kind is not ManifestKind.IMAGE or not image.layers:
         return None
     tables = [scans[d.digest].entries if d.digest in scans else None for d in image.layers]
@@ -100,5 +101,5 @@ def analyze(
     out = []
     for image in images:
         facts = layer_facts(image, scans, verified, users)
-        out.append(ImageAnalysis(image, facts, totals(facts), _merge(image, scans, top)))
+        out.append(ImageAnalysis(image, facts, totals(facts), merge_image(image, scans, top)))
     return out

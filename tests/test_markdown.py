@@ -34,6 +34,7 @@ from ocianalyze.report.markdown import (
     repository,
 )
 from ocianalyze.report.units import human, human_exact
+from ocianalyze.walker import ScanOptions
 
 from .conftest import SAMPLES
 
@@ -41,7 +42,9 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 
 
 def _page(sample: str) -> str:
-    return render(verify(open_export(SAMPLES / sample, scan_stream=True), Options(jobs=1)))
+    scan = ScanOptions(collect_entries=True)  # as `report` reads: the waste lines need entries
+    export = open_export(str(SAMPLES / sample), scan_stream=True, opts=scan)
+    return render(verify(export, Options(jobs=1, scan=scan)))
 
 
 def _blob(layout: Path, digest: str) -> bytes:
@@ -355,3 +358,10 @@ def test_report_markdown_from_the_command_line() -> None:
     assert run.code == 0, run.err
     golden = Path(__file__).parent / "golden" / "multi-platform.md"
     assert run.out == golden.read_text()
+
+
+def test_waste_lines_name_the_hidden_files() -> None:
+    page = _page("oci-layout")
+    assert "-\tWasted Space: **24.7 KB (24680 bytes)** in files hidden by later layers" in page
+    assert "\t-\t`etc/motd`: 517.0 B, deleted in layer 3" in page
+    assert "\t-\t`etc/os-release`: 56.0 B, overwritten in layer 2" in page

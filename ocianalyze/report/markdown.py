@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
-from ..analysis import LayerFacts, layer_facts
+from ..analysis import LayerFacts, layer_facts, merge_image
+from ..merge import MergeResult
 from ..model import Absent, Descriptor, History, Image, ManifestKind, Platform
 from ..sources.base import Export, ExportFormat
 from ..verify import Verification
@@ -343,12 +344,35 @@ def _layer(v: Verification, fact: LayerFacts) -> list[str]:
     ]
 
 
+def _waste(m: MergeResult | None) -> list[str]:
+    """Beyond the registry page: what a container sees, and what later layers hide."""
+    if m is None:
+        return []
+    lines = [
+        f"-\tMerged Filesystem: **{human_exact(m.file_bytes)}** in {m.files} files, "
+        f"**{human_exact(m.disk_bytes)}** on disk  ",
+        "\t(every layer applied, as a container sees it)",
+    ]
+    if not m.wasted_bytes:
+        return [*lines, f"-\tWasted Space: none (efficiency {m.efficiency:.1%})"]
+    lines.append(
+        f"-\tWasted Space: **{human_exact(m.wasted_bytes)}** in files hidden by later "
+        f"layers (efficiency {m.efficiency:.1%})"
+    )
+    lines += [
+        f"\t-\t{_code(w.path)}: {human_exact(w.bytes)}, {w.how} in layer {w.by_layer + 1}"
+        for w in m.wasted
+    ]
+    return lines
+
+
 def _image_section(v: Verification, tag: str, image: Image) -> list[str]:
     facts = layer_facts(image, v.scans)
     lines = [f"### {_code(tag)} - {platform_text(image.platform)}", ""]
     if image.manifest_descriptor is not None:
         lines += _pull(tag, str(image.manifest_descriptor.digest))
     lines += _image_facts(v, image, facts)
+    lines += _waste(merge_image(image, v.scans, top=5))
     history = dockerfile(image.config.history) if image.config else []
     if history:
         lines += ["", *_fence("dockerfile", history)]
