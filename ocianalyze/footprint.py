@@ -35,9 +35,20 @@ class OtherManifest:
 
 
 @dataclass(frozen=True, slots=True)
+class SharedLayer:
+    """One layer (by diff_id) and who uses it, for bundles of many images."""
+
+    diff_id: Digest
+    disk_bytes: int
+    images: int
+    platforms: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Footprint:
     platforms: tuple[PlatformFootprint, ...]
     others: tuple[OtherManifest, ...]
+    layers: tuple[SharedLayer, ...]  # every distinct layer, most used first
     bundle_size: int  # every distinct blob: manifests, configs, layers
     bundle_uncompressed_size: int
     bundle_disk_bytes: int
@@ -85,9 +96,24 @@ def footprint(results: list[Verification]) -> Footprint:
         _platform(k, names[k], layers, users) for k, layers in sorted(per_platform.items())
     )
     distinct = {d: layer for layers in per_platform.values() for d, layer in layers.items()}
+    shared = tuple(
+        sorted(
+            (
+                SharedLayer(
+                    d,
+                    x.disk,
+                    len(users[d]),
+                    tuple(k for k, layers in sorted(per_platform.items()) if d in layers),
+                )
+                for d, x in distinct.items()
+            ),
+            key=lambda s: (-s.images, -s.disk_bytes, str(s.diff_id)),
+        )
+    )
     return Footprint(
         platforms,
         tuple(others.values()),
+        shared,
         sum(blobs.values()),
         sum(x.uncompressed for x in distinct.values()),
         sum(x.disk for x in distinct.values()),

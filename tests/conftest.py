@@ -32,13 +32,16 @@ class Run:
         return json.loads(self.out)
 
 
-def run_cli(*args: str, stdin: bytes | None = None, timeout: float = 120) -> Run:
+def run_cli(
+    *args: str, stdin: bytes | None = None, timeout: float = 120, cwd: Path | None = None
+) -> Run:
     proc = subprocess.run(
         [sys.executable, "-m", "ocianalyze", *args],
         input=stdin,
         capture_output=True,
         timeout=timeout,
         check=False,
+        cwd=cwd,
     )
     return Run(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
 

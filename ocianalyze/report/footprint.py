@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from ..footprint import Footprint
+from .escape import printable
 from .units import human
 
 
@@ -25,6 +26,15 @@ def footprint_doc(fp: Footprint) -> dict[str, Any]:
             for p in fp.platforms
         ],
         "others": [{"kind": o.kind, "name": o.name, "size": o.size} for o in fp.others],
+        "layers": [
+            {
+                "diff_id": str(x.diff_id),
+                "disk_bytes": x.disk_bytes,
+                "images": x.images,
+                "platforms": list(x.platforms),
+            }
+            for x in fp.layers
+        ],
         "bundle": {
             "size": fp.bundle_size,
             "uncompressed_size": fp.bundle_uncompressed_size,
@@ -37,15 +47,15 @@ def footprint_json(fp: Footprint) -> str:
     return json.dumps(footprint_doc(fp), indent=2) + "\n"
 
 
-_ROW = "{:<22} {:>10} {:>13} {:>10} {:>10} {:>10}  {}"
+_ROW = "{:<22} {:>9} {:>12} {:>9} {:>9} {:>9} {:>6}"
 
 
-def footprint_text(fp: Footprint) -> str:
-    lines = [
+def _platform_rows(fp: Footprint) -> list[str]:
+    rows = [
         _ROW.format("platform", "stored", "uncompressed", "on disk", "shared", "unique", "images")
     ]
     for p in fp.platforms:
-        lines.append(
+        rows.append(
             _ROW.format(
                 p.platform[:22],
                 human(p.size),
@@ -53,10 +63,10 @@ def footprint_text(fp: Footprint) -> str:
                 human(p.disk_bytes),
                 human(p.shared_disk_bytes),
                 human(p.unique_disk_bytes),
-                ", ".join(p.images)[:40],
+                len(p.images),
             )
         )
-    lines.append(
+    rows.append(
         _ROW.format(
             "bundle (deduplicated)",
             human(fp.bundle_size),
@@ -67,7 +77,27 @@ def footprint_text(fp: Footprint) -> str:
             "",
         )
     )
+    return rows
+
+
+def footprint_text(fp: Footprint) -> str:
+    lines = _platform_rows(fp)
+    lines += ["", "images:"]
+    lines += [f"  {p.platform[:22]:<22} {_clip(', '.join(p.images), 74)}" for p in fp.platforms]
+    shared = [x for x in fp.layers if x.images > 1]
+    if shared:
+        lines += ["", "layers used by several images:"]
+        lines += [
+            f"  {x.diff_id.encoded[:19]}  {human(x.disk_bytes):>9} on disk  "
+            f"{x.images:>3} images  {_clip(', '.join(x.platforms), 40)}"
+            for x in shared
+        ]
     if fp.others:
         lines += ["", "not platforms (attestations, signatures, artifacts):"]
-        lines += [f"  {o.kind:<12} {human(o.size):>10}  {o.name}" for o in fp.others]
+        lines += [f"  {o.kind:<12} {human(o.size):>9}  {_clip(o.name, 72)}" for o in fp.others]
     return "\n".join(lines) + "\n"
+
+
+def _clip(text: str, width: int) -> str:
+    text = printable(text)
+    return text if len(text) <= width else text[: width - 3] + "..."

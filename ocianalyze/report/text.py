@@ -12,7 +12,7 @@ from .units import human
 
 
 def _title(image: Image) -> str:
-    refs = printable(", ".join(image.refs)) or "(no name)"
+    refs = _clip(", ".join(image.refs), 60) or "(no name)"
     platform = str(image.platform) if image.platform else "unknown platform"
     return f"{refs}  [{image.kind.value}, {platform}]"
 
