@@ -16,17 +16,8 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from . import __version__
-from .entries import EntryTable
 from .errors import OciError, Severity
-from .footprint import footprint as compute_footprint
-from .merge import merged_entries
-from .report import files as files_report
-from .report import footprint as fp_report
-from .report import json as json_report
-from .report import text as text_report
-from .select import choose_image
 from .sources import Export, open_export
-from .tarwalk import TarEntry
 from .verify import Options, Verification, verify
 from .walker import DEFAULT_MAX_UNCOMPRESSED, ScanOptions
 
@@ -163,6 +154,9 @@ def inspect(
 ) -> None:
     """List every image: names, platform, manifest, image ID, layers. Reads metadata only."""
     with _guard():
+        from .report import json as json_report
+        from .report import text as text_report
+
         export = open_export(path)
         if fmt is Format.JSON:
             _emit(json_report.render(json_report.inspect_doc(export)))
@@ -186,6 +180,8 @@ def verify_cmd(
 ) -> None:
     """Check every blob once: digests, sizes, compression, diff_ids, tar structure."""
     with _guard():
+        from .report import json as json_report
+
         v = _verify(path, jobs, fast, strict, quiet, limit)
         if fmt is Format.JSON:
             _emit(json_report.render(json_report.report_doc(v, strict)))
@@ -215,6 +211,9 @@ def report(
 ) -> None:
     """Verify, then show every image: layer sizes (stored, uncompressed, on disk) and waste."""
     with _guard():
+        from .report import json as json_report
+        from .report import text as text_report
+
         v = _verify(path, jobs, False, strict, quiet, limit, entries=True)
         renderers: dict[ReportFormat, Callable[[Verification], str]] = {
             ReportFormat.TEXT: lambda v: text_report.report_text(v, top),
@@ -242,6 +241,9 @@ def footprint(
 ) -> None:
     """What each platform costs across the exports, shared vs unique, and the bundle's total."""
     with _guard():
+        from .footprint import footprint as compute_footprint
+        from .report import footprint as fp_report
+
         results = [_verify(p, jobs, False, False, quiet, limit) for p in paths]
         fp = compute_footprint(results)
         _emit(fp_report.footprint_json(fp) if fmt is Format.JSON else fp_report.footprint_text(fp))
@@ -270,33 +272,22 @@ def files(
 ) -> None:
     """List the files of one layer, or of the merged filesystem, like `tar -tv`."""
     with _guard():
+        from .listing import Unlistable, choose_image, image_files
+        from .report import files as files_report
+
         if layer is not None and merged:
             _fail(path, "--layer and --merged exclude each other", EXIT_UNREADABLE)
         scan = ScanOptions(max_uncompressed=limit, collect_entries=True)
         export = open_export(path, scan_stream=True, opts=scan)
         chosen = choose_image(export, image)
-        v = verify(export, Options(jobs=_jobs(0), scan=scan), images=(chosen,))
-        tables = [v.scans[d.digest].entries if d.digest in v.scans else None for d in chosen.layers]
-        if any(t is None for t in tables) or (layer is not None and layer > len(tables)):
-            _fail(
-                path,
-                "the layers of this image cannot all be read"
-                if layer is None
-                else f"image has {len(tables)} layers",
-                EXIT_FAILED,
-            )
-        entries = _listing(tables, layer)  # type: ignore[arg-type]
+        try:
+            entries = image_files(export, chosen, layer, Options(jobs=_jobs(0), scan=scan))
+        except Unlistable as exc:
+            _fail(exc.where, exc.problem, EXIT_FAILED)
         if fmt is Format.JSON:
             _emit(files_report.files_json(chosen.name, layer, entries))
         else:
             _emit(files_report.files_text(entries))
-
-
-def _listing(tables: list[EntryTable], layer: int | None) -> list[TarEntry]:
-    if layer is not None:
-        t = tables[layer - 1]
-        return [t.entry(i) for i in range(len(t))]
-    return [tables[n].entry(i) for n, i in merged_entries(tables)]
 
 
 def _version(value: bool) -> None:
