@@ -13,6 +13,7 @@ import struct
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 BLOCK = 512
 # name, mode, uid, gid, (size, skipped), mtime, (checksum, typeflag), linkname, magic, prefix
@@ -24,8 +25,10 @@ _DIR = ord("5")  # hardlink, symlink, char, block, dir, fifo: no data
 _REGULAR = frozenset(b"07S") | {0}
 
 
-@dataclass(frozen=True, slots=True)
-class TarEntry:
+class TarEntry(NamedTuple):
+    """One member. A named tuple, not a frozen dataclass: one is built per header, and a frozen
+    dataclass's __init__ (object.__setattr__ per field) costs three times as much."""
+
     name: str  # normalised: no leading "./" or "/", no trailing "/"
     type: str  # "file", "dir", "symlink", "hardlink", "char", "block", "fifo"
     size: int
@@ -255,8 +258,14 @@ class TarWalker:
         if magic == b"ustar\x00" and prefix[0]:
             name = _text(prefix) + "/" + name
         try:
-            mode, uid, gid = _number(mode_f), _number(uid_f), _number(gid_f)
-            mtime: float = _number(mtime_f)
+            try:  # plain octal inline, the common case; GNU base-256 through _number
+                mode = int(mode_f.partition(b"\0")[0] or b"0", 8)
+                uid = int(uid_f.partition(b"\0")[0] or b"0", 8)
+                gid = int(gid_f.partition(b"\0")[0] or b"0", 8)
+                mtime: float = int(mtime_f.partition(b"\0")[0] or b"0", 8)
+            except ValueError:
+                mode, uid, gid = _number(mode_f), _number(uid_f), _number(gid_f)
+                mtime = _number(mtime_f)
             if over:  # PAX values win over the header's
                 name = over.get("path", name)
                 size = int(over.get("size", size))
