@@ -101,18 +101,12 @@ def _tar_errors(where: str) -> Callable[[Exception], OciError]:
     return convert
 
 
-class TarStorage:
-    """A seekable uncompressed tar file, indexed once."""
+class _TarBase:
+    """What both tar storages answer from their member table."""
 
-    def __init__(self, path: str, where: str) -> None:
-        self.where, self._path = where, path
+    def __init__(self, where: str) -> None:
+        self.where = where
         self._index = _Members(where)
-        try:
-            with tarfile.open(path, "r:") as tf:
-                for member in tf:
-                    self._index.add(member)
-        except (tarfile.TarError, EOFError) as exc:
-            raise _tar_errors(where)(exc) from None
 
     @property
     def names(self) -> set[str]:
@@ -121,6 +115,20 @@ class TarStorage:
     def size(self, name: str) -> int | None:
         found = self._index.resolve(name)
         return found[1].size if found else None
+
+
+class TarStorage(_TarBase):
+    """A seekable uncompressed tar file, indexed once."""
+
+    def __init__(self, path: str, where: str) -> None:
+        super().__init__(where)
+        self._path = path
+        try:
+            with tarfile.open(path, "r:") as tf:
+                for member in tf:
+                    self._index.add(member)
+        except (tarfile.TarError, EOFError) as exc:
+            raise _tar_errors(where)(exc) from None
 
     def open(self, name: str) -> BinaryIO:
         found = self._index.resolve(name)
@@ -136,7 +144,7 @@ def _json_like(content: bytes | None) -> bool:
     return bool(content) and content.lstrip()[:1] in (b"{", b"[")  # type: ignore[union-attr]
 
 
-class StreamStorage:
+class StreamStorage(_TarBase):
     """A tar read once from a stream. With ``scan``, every member goes through the walker."""
 
     def __init__(
@@ -148,8 +156,7 @@ class StreamStorage:
         opts: ScanOptions = ScanOptions(),
         progress: Callable[[int], None] | None = None,
     ) -> None:
-        self.where = where
-        self._index = _Members(where)
+        super().__init__(where)
         self._scans: dict[str, BlobScan] = {}
         self._kept = 0
         self._opts = dataclasses.replace(opts, keep=KEEP_JSON)
@@ -191,14 +198,6 @@ class StreamStorage:
         if self._kept > KEEP_TOTAL:
             raise BadManifest(self.where, f"more than {KEEP_TOTAL} bytes of JSON documents")
         self._scans[name] = result
-
-    @property
-    def names(self) -> set[str]:
-        return set(self._index.members)
-
-    def size(self, name: str) -> int | None:
-        found = self._index.resolve(name)
-        return found[1].size if found else None
 
     def open(self, name: str) -> BinaryIO:
         raise BadManifest(f"{self.where}: {name}", "a stream cannot be read twice")
