@@ -129,7 +129,9 @@ def _verify(
 ) -> Verification:
     threads = _jobs(jobs)
     # A stream is read by one thread: let it inflate there and hash and walk on a second.
-    scan = ScanOptions(max_uncompressed=limit, collect_entries=entries, split=threads > 1)
+    scan = ScanOptions(
+        max_uncompressed=limit, collect_entries=entries, split=threads > 1, hash_only=fast
+    )
     opts = Options(jobs=threads, fast=fast, strict=strict, scan=scan)
     with _progress(quiet, None) as bar:
         export = open_export(path, scan_stream=True, opts=opts.scan, progress=bar.update)

@@ -53,6 +53,7 @@ class ScanOptions:
     on_entry: Callable[[TarEntry], None] | None = None
     collect_entries: bool = False  # keep a compact listing of every tar entry
     split: bool = False  # inflate on this thread, hash and walk the tar on a second one
+    hash_only: bool = False  # --fast: digests and sizes only, even for blobs in a stream
 
 
 def looks_like_tar(head: bytes) -> bool:

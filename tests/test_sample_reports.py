@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -190,3 +191,17 @@ def test_compressed_tarball_on_stdin_equals_the_file(name: str, compress: list[s
     assert doc["source"]["path"] == "-"
     assert doc["images"] == from_file["images"]
     assert io.BytesIO(packed).read(2) in (b"\x1f\x8b", b"\x28\xb5")
+
+
+@pytest.mark.parametrize("name", ["oci-layout", "oci-archive.tar"])
+def test_fast_checks_stored_digests_only(name: str, sample_copy: Callable[[str], Path]) -> None:
+    path = sample_copy(name)
+    for args in (
+        ["verify", "--fast", "--format", "json", str(path)],
+        ["verify", "--fast", "--format", "json", "-"],
+    ):
+        run = run_cli(*args, stdin=path.read_bytes() if args[-1] == "-" else None)
+        assert run.code == 0, run.err
+        layers = [layer for image in run.json()["images"] for layer in image["layers"]]
+        assert layers and all(layer["uncompressed_size"] is None for layer in layers)
+        assert all(layer["verified"] for layer in layers)

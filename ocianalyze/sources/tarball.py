@@ -184,7 +184,8 @@ class StreamStorage(_TarBase):
         assert f is not None
         if scan_blobs:
             algorithm = "sha512" if name.startswith("blobs/sha512/") else "sha256"
-            result = scan(f, algorithm, opts=self._opts)
+            layer = False if self._opts.hash_only else None  # None: sniff what the member is
+            result = scan(f, algorithm, layer=layer, opts=self._opts)
         elif member.size <= KEEP_JSON:
             data = f.read()
             result = BlobScan(Digest.of(data), len(data), Compression.NONE, content=data)
