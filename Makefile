@@ -36,7 +36,7 @@ FUZZ_RUNS ?= 20000
 
 # Seeds are the bundled tarball samples; the corpus grows in .fuzz-corpus (not committed).
 fuzz: install
-	$(PY) -m pip install -q -e '.[fuzz]'
+	$(PY) -m pip install -q --config-settings editable_mode=compat -e '.[fuzz]'
 	mkdir -p .fuzz-corpus
 	cp sample_images/*.tar .fuzz-corpus/
 	$(PY) fuzz/fuzz_export.py -runs=$(FUZZ_RUNS) -max_len=65536 -rss_limit_mb=1024 .fuzz-corpus
