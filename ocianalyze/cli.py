@@ -125,14 +125,14 @@ def _jobs(jobs: int) -> int:
 
 
 def _verify(
-    path: str, jobs: int, fast: bool, strict: bool, quiet: bool, limit: int, entries: bool = False
+    path: str, jobs: int, fast: bool, quiet: bool, limit: int, entries: bool = False
 ) -> Verification:
     threads = _jobs(jobs)
     # A stream is read by one thread: let it inflate there and hash and walk on a second.
     scan = ScanOptions(
         max_uncompressed=limit, collect_entries=entries, split=threads > 1, hash_only=fast
     )
-    opts = Options(jobs=threads, fast=fast, strict=strict, scan=scan)
+    opts = Options(jobs=threads, fast=fast, scan=scan)
     with _progress(quiet, None) as bar:
         export = open_export(path, scan_stream=True, opts=opts.scan, progress=bar.update)
         bar.reset(total=_blob_bytes(export))
@@ -184,7 +184,7 @@ def verify_cmd(
     with _guard():
         from .report import json as json_report
 
-        v = _verify(path, jobs, fast, strict, quiet, limit)
+        v = _verify(path, jobs, fast, quiet, limit)
         if fmt is Format.JSON:
             _emit(json_report.render(json_report.report_doc(v, strict)))
         else:
@@ -216,9 +216,9 @@ def report(
         from .report import json as json_report
         from .report import text as text_report
 
-        v = _verify(path, jobs, False, strict, quiet, limit, entries=True)
+        v = _verify(path, jobs, False, quiet, limit, entries=True)
         renderers: dict[ReportFormat, Callable[[Verification], str]] = {
-            ReportFormat.TEXT: lambda v: text_report.report_text(v, top),
+            ReportFormat.TEXT: lambda v: text_report.report_text(v, top, strict),
             ReportFormat.JSON: lambda v: json_report.render(json_report.report_doc(v, strict, top)),
             ReportFormat.MARKDOWN: _markdown,
         }
@@ -246,7 +246,7 @@ def footprint(
         from .footprint import footprint as compute_footprint
         from .report import footprint as fp_report
 
-        results = [_verify(p, jobs, False, False, quiet, limit) for p in paths]
+        results = [_verify(p, jobs, False, quiet, limit) for p in paths]
         fp = compute_footprint(results)
         _emit(fp_report.footprint_json(fp) if fmt is Format.JSON else fp_report.footprint_text(fp))
         for v in results:

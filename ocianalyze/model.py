@@ -9,12 +9,12 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from . import mediatypes as mt
 from .digest import Digest
-from .errors import BadManifest
+from .errors import BadManifest, Problem
 
 MAX_METADATA_BYTES = 16 << 20  # manifests, indexes and configs larger than this are refused
 Annotations = tuple[tuple[str, str], ...]
@@ -143,7 +143,7 @@ class ExportModel:
     images: tuple[Image, ...]
     indexes: tuple[IndexRef, ...] = ()
     absent: tuple[Absent, ...] = ()
-    problems: tuple[Any, ...] = field(default=())  # errors.Problem found while loading
+    problems: tuple[Problem, ...] = ()  # found while loading
 
 
 # --- parsing -------------------------------------------------------------------------------

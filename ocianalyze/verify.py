@@ -24,7 +24,6 @@ from .walker import BlobScan, ScanOptions, scan
 class Options:
     jobs: int = 1
     fast: bool = False  # stored digests and sizes only, like `crane validate --fast`
-    strict: bool = False  # warnings fail too
     scan: ScanOptions = ScanOptions()
 
 

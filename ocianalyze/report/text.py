@@ -102,7 +102,7 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else "..." + text[-(width - 3) :]
 
 
-def report_text(v: Verification, top: int = 10) -> str:
+def report_text(v: Verification, top: int = 10, strict: bool = False) -> str:
     export = v.export
     lines = [f"{export.path}: {export.format.value}, {len(export.model.images)} image(s)", ""]
     for a in analyze(export.model.images, v.scans, v.verified(), top):
@@ -112,5 +112,5 @@ def report_text(v: Verification, top: int = 10) -> str:
             lines += _waste(a.merge)
         lines.append("")
     lines += [p.line() for p in v.problems]
-    lines.append("verified: all blobs match" if v.ok() else "FAILED: see problems above")
+    lines.append("verified: all blobs match" if v.ok(strict) else "FAILED: see problems above")
     return "\n".join(lines) + "\n"
