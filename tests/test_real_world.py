@@ -176,3 +176,38 @@ def test_history_mismatch_is_a_warning_and_lazy_formats_are_named(tmp_path: Path
     doc = run.json()
     assert [p["kind"] for p in doc["problems"]] == ["history_mismatch"]
     assert doc["images"][0]["layers"][0]["lazy_format"] == "zstd:chunked"
+
+
+def test_docker_save_with_containerd_store_reads_compressed_blobs(tmp_path: Path) -> None:
+    """Docker 25+ with the containerd store: an OCI layout whose index lists every platform
+    while the tar holds the blobs of some, and manifest.json pointing at compressed blobs."""
+    import io
+    import tarfile
+
+    layout = SAMPLES / "partial"
+    present = next(m for d, m in _nested(layout) if "platform" in d)
+    entry = [
+        {
+            "Config": "blobs/sha256/" + present["config"]["digest"][7:],
+            "RepoTags": ["example/partial:1.0"],
+            "Layers": ["blobs/sha256/" + d["digest"][7:] for d in present["layers"]],
+        }
+    ]
+    archive = tmp_path / "save.tar"
+    with tarfile.open(archive, "w") as tf:
+        for path in sorted(p for p in layout.rglob("*") if p.is_file()):
+            tf.add(path, arcname=str(path.relative_to(layout)))
+        data = json.dumps(entry).encode()
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+    run = run_cli("verify", "--format", "json", str(archive))
+    assert run.code == 0, run.out
+    doc = run.json()
+    assert doc["source"]["format"] == "docker-archive"
+    assert [p["kind"] for p in doc["problems"]] == ["platform_absent"]
+    tagged = [i for i in doc["images"] if "example/partial:1.0" in i["refs"]]
+    assert [i["config_digest"] for i in tagged] == [present["config"]["digest"]]
+    assert all(
+        layer["compression"] == "gzip" and layer["verified"] for layer in tagged[0]["layers"]
+    )
