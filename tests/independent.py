@@ -46,13 +46,20 @@ class LayerTruth:
     file_bytes: int
     disk_bytes: int
     whiteouts: int
+    entries: int = 0
+    dirs: int = 0
+    symlinks: int = 0
+    hardlinks: int = 0
+    newest_mtime: float | None = None
 
 
 def layer_truth(data: bytes) -> LayerTruth:
     raw = decompress(data)
     files = file_bytes = disk = whiteouts = 0
+    members = []
     with tarfile.open(fileobj=io.BytesIO(raw)) as tf:
         for m in tf:
+            members.append(m)
             base = m.name.rstrip("/").rsplit("/", 1)[-1]
             if base.startswith(".wh."):
                 whiteouts += 1
@@ -63,7 +70,19 @@ def layer_truth(data: bytes) -> LayerTruth:
             elif m.isdir():
                 disk += 4096
     return LayerTruth(
-        sha256(data), len(data), sha256(raw), len(raw), files, file_bytes, disk, whiteouts
+        sha256(data),
+        len(data),
+        sha256(raw),
+        len(raw),
+        files,
+        file_bytes,
+        disk,
+        whiteouts,
+        entries=len(members),
+        dirs=sum(m.isdir() for m in members),
+        symlinks=sum(m.issym() for m in members),
+        hardlinks=sum(m.islnk() for m in members),
+        newest_mtime=max((float(m.mtime) for m in members), default=None),
     )
 
 

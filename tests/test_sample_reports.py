@@ -79,6 +79,13 @@ def _assert_layers(got: list[dict[str, Any]], want: list[LayerTruth]) -> None:
             g["whiteouts"],
         ) == (w.uncompressed_size, w.files, w.file_bytes, w.disk_bytes, w.whiteouts)
         assert g["verified"] is True
+        assert (g["entries"], g["dirs"], g["symlinks"], g["hardlinks"], g["newest_mtime"]) == (
+            w.entries,
+            w.dirs,
+            w.symlinks,
+            w.hardlinks,
+            w.newest_mtime,
+        )
 
 
 @pytest.mark.parametrize(
