@@ -12,7 +12,10 @@ from ..errors import NotAnExport, OciError
 from ..mediatypes import Compression
 from ..walker import ScanOptions, looks_like_tar
 from .base import DirStorage, Export, ExportFormat, Storage
-from .layouts import Loader, load_docker, load_oci, load_skopeo_dir, read_docker_manifest, repo_tags
+from .docker_save import load_docker, read_docker_manifest, repo_tags
+from .loader import Loader
+from .oci_layout import load_oci
+from .skopeo_dir import load_skopeo_dir
 from .tarball import StreamStorage, TarStorage
 
 HEAD = 1024

@@ -1,0 +1,39 @@
+"""skopeo's `dir:` layout: manifest.json is the manifest (or an index), blobs are named by
+bare hex, and instance manifests of an index by <hex>.manifest.json."""
+
+from __future__ import annotations
+
+from .. import mediatypes as mt
+from ..digest import Digest
+from ..errors import BadManifest
+from ..model import (
+    Descriptor,
+    load_json,
+)
+from .base import Storage, read_small
+from .loader import Loader
+
+
+def load_skopeo_dir(storage: Storage) -> Loader:
+    """manifest.json is the manifest (or an index); blobs are named by bare hex."""
+
+    def locate(d: Digest) -> str:
+        if storage.size(d.encoded) is None and storage.size(f"{d.encoded}.manifest.json"):
+            return f"{d.encoded}.manifest.json"
+        return d.encoded
+
+    loader = Loader(storage, locate)
+    data = read_small(storage, "manifest.json")
+    if data is None:
+        raise BadManifest(storage.where, "manifest.json is absent")
+    value = load_json(data, f"{storage.where}: manifest.json")
+    media_type = value.get("mediaType") if isinstance(value, dict) else None
+    if not isinstance(media_type, str):
+        media_type = (
+            mt.OCI_INDEX if isinstance(value, dict) and "manifests" in value else mt.OCI_MANIFEST
+        )
+    top = Descriptor(media_type, Digest.of(data), len(data))
+    loader.locations[top.digest] = "manifest.json"
+    loader.verified.add(top.digest)
+    loader._dispatch(top, value, (), None, (top.digest,))
+    return loader
