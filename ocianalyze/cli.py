@@ -8,6 +8,7 @@ problems); 2 the input cannot be read as an image export, or the command line is
 from __future__ import annotations
 
 import enum
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -119,9 +120,12 @@ def _progress(quiet: bool, total: int | None) -> Any:
 
 
 def _jobs(jobs: int) -> int:
-    import os
-
-    return jobs or min(8, os.cpu_count() or 1)
+    """--jobs 0: one thread per core this process may run on (affinity and cgroup cpusets
+    shrink that set), at most 8: past that, disk reads, not cores, set the pace."""
+    if jobs:
+        return jobs
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return min(8, cores or 1)
 
 
 def _verify(
