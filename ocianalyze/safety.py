@@ -12,6 +12,7 @@ import stat
 from .errors import Kind
 from .tarwalk import TarEntry
 
+_SETID = stat.S_ISUID | stat.S_ISGID
 MAX_PER_KIND = 5  # named findings per kind and layer; the rest are counted
 
 
@@ -59,7 +60,7 @@ class SafetyChecker:
             self._find(Kind.LINK_ESCAPE, f"symlink {e.name!r} -> {e.linkname!r} leaves the root")
         if e.type in ("char", "block"):
             self._find(Kind.DEVICE_NODE, f"{e.type} device {e.name!r}")
-        if e.type == "file" and e.mode & (stat.S_ISUID | stat.S_ISGID):
+        if e.type == "file" and e.mode & _SETID:
             self._find(Kind.SETUID, f"setuid/setgid file {e.name!r} (mode {e.mode & 0o7777:o})")
         self._names_check(e.name)
 

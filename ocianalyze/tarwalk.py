@@ -169,7 +169,9 @@ class TarWalker:
         self._skip_after_special = 0
 
     def feed(self, chunk: bytes | memoryview) -> None:
-        view, pos, n = memoryview(chunk), 0, len(chunk)
+        # bytes slices are one copy; slicing a memoryview then copying is two objects per header
+        view = chunk if isinstance(chunk, bytes) else bytes(chunk)
+        pos, n = 0, len(view)
         while pos < n:
             if self._skip:
                 step = min(self._skip, n - pos)
@@ -181,7 +183,7 @@ class TarWalker:
             want = self._special[1] if self._special else BLOCK
             if not self._pending and n - pos >= want:  # the common case: no copy to a buffer
                 self._offset_at = self._offset + pos + want
-                data = bytes(view[pos : pos + want])
+                data = view[pos : pos + want]
                 pos += want
                 self._special_done(data) if self._special else self._header(data)
                 continue
