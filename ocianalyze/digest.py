@@ -13,7 +13,6 @@ _ALGORITHM = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*")
 _ENCODED = re.compile(r"[a-zA-Z0-9=_-]+")
 # Registered algorithms we can hash, with their exact encodings.
 _HEX = {"sha256": re.compile(r"[a-f0-9]{64}"), "sha512": re.compile(r"[a-f0-9]{128}")}
-SUPPORTED = frozenset(_HEX)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -40,17 +39,10 @@ class Digest:
     def of(cls, data: bytes, algorithm: str = "sha256") -> Digest:
         return cls(algorithm, hashlib.new(algorithm, data).hexdigest())
 
-    def hasher(self) -> hashlib._Hash:
-        return hashlib.new(self.algorithm)
-
     @property
     def blob_path(self) -> str:
         """The path of this blob inside an OCI layout. Safe: both parts were validated."""
         return f"blobs/{self.algorithm}/{self.encoded}"
-
-    @property
-    def short(self) -> str:
-        return self.encoded[:12]
 
     def __str__(self) -> str:
         return f"{self.algorithm}:{self.encoded}"

@@ -41,10 +41,6 @@ class BlobScan:
     content: bytes | None = None  # the bytes themselves, when asked to keep small blobs
     entries: EntryTable | None = None  # every tar entry, when asked to collect them
 
-    @property
-    def is_tar(self) -> bool:
-        return self.tar is not None
-
 
 @dataclass(frozen=True, slots=True)
 class ScanOptions:
