@@ -40,13 +40,22 @@ def build(n: int) -> Path:
     data = raw.read_bytes()
     raw.unlink()
     layer = gzip.compress(data, 1)
-    config = {"architecture": "amd64", "os": "linux", "rootfs": {
-        "type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(data).hexdigest()]}}
-    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                           **_put(layout, json.dumps(config).encode())},
-                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                            **_put(layout, layer)}]}
+    config = {
+        "architecture": "amd64",
+        "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(data).hexdigest()]},
+    }
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            **_put(layout, json.dumps(config).encode()),
+        },
+        "layers": [
+            {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **_put(layout, layer)}
+        ],
+    }
     desc = {"mediaType": manifest["mediaType"], **_put(layout, json.dumps(manifest).encode())}
     (layout / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
     (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [desc]}))
@@ -55,8 +64,7 @@ def build(n: int) -> Path:
 
 def run(args: list[str]) -> tuple[float, int]:
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "ocianalyze", *args],
-                            stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "-m", "ocianalyze", *args], stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{args} failed")
@@ -69,12 +77,13 @@ def main() -> None:
     v_time, v_rss = run(["verify", "--quiet", str(layout)])
     r_time, r_rss = run(["report", "--quiet", "--format", "json", str(layout)])
     print(f"{n} files in one layer")
-    print(f"verify: {v_time:6.2f} s  peak RSS {v_rss / 1e6:6.1f} MB  "
-          f"{v_time / n * 1e6:5.2f} us/file")
-    print(f"report: {r_time:6.2f} s  peak RSS {r_rss / 1e6:6.1f} MB  "
-          f"{r_time / n * 1e6:5.2f} us/file")
-    print(f"report's per-file state (entry table + merge): "
-          f"{(r_rss - v_rss) / n:.0f} bytes/file")
+    print(
+        f"verify: {v_time:6.2f} s  peak RSS {v_rss / 1e6:6.1f} MB  {v_time / n * 1e6:5.2f} us/file"
+    )
+    print(
+        f"report: {r_time:6.2f} s  peak RSS {r_rss / 1e6:6.1f} MB  {r_time / n * 1e6:5.2f} us/file"
+    )
+    print(f"report's per-file state (entry table + merge): {(r_rss - v_rss) / n:.0f} bytes/file")
 
 
 if __name__ == "__main__":

@@ -186,10 +186,10 @@ def verify_cmd(
 ) -> None:
     """Check every blob once: digests, sizes, compression, diff_ids, tar structure."""
     with _guard():
-        from .report import json as json_report
-
         v = _verify(path, jobs, fast, quiet, limit)
         if fmt is Format.JSON:
+            from .report import json as json_report  # here: it imports the analysis modules
+
             _emit(json_report.render(json_report.report_doc(v, strict)))
         else:
             _emit("".join(f"{p.line()}\n" for p in v.problems))

@@ -16,7 +16,6 @@ from .docker_save import load_docker, read_docker_manifest, repo_tags
 from .loader import Loader
 from .oci_layout import load_oci
 from .skopeo_dir import load_skopeo_dir
-from .tarball import StreamStorage, TarStorage
 
 HEAD = 1024
 
@@ -71,6 +70,8 @@ def open_export(
         raise OciError(path, exc.strerror or str(exc)) from None
     if not looks_like_tar(head):
         raise NotAnExport(path, "empty file" if not head else "not a tar archive or image layout")
+    from .tarball import TarStorage  # here, not above: tarfile costs start-up time
+
     storage = TarStorage(path, path)
     return _load(storage, storage.names, path, archive=True)
 
@@ -89,6 +90,8 @@ def _from_stream(
     stream = raw if compression is Compression.NONE else DecompressingReader(raw, compression)
     if compression is Compression.NONE and not looks_like_tar(head):
         raise NotAnExport(where, "not a tar archive")
+    from .tarball import StreamStorage
+
     storage = StreamStorage(
         stream,
         where,
