@@ -6,7 +6,8 @@ DEMO ?= sample_images/multi-platform
 
 .PHONY: demo test install samples bench lint fuzz clean
 
-$(VENV)/.installed: pyproject.toml
+# setup.py and the C file: the optional C header loop is built by the install
+$(VENV)/.installed: pyproject.toml setup.py ocianalyze/_tarscan.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# compat: a plain path entry instead of an import hook, 8 ms less at every start

@@ -13,7 +13,16 @@ import struct
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 from typing import NamedTuple
+
+_scan: ModuleType | None
+try:  # the optional C loop over common headers (see _tarscan.c); this module is the fallback
+    from . import _tarscan as _scan
+except ImportError:  # pragma: no cover - built wherever a C compiler was at hand
+    _scan = None
+
+ACCELERATED = _scan is not None
 
 BLOCK = 512
 # name, mode, uid, gid, (size, skipped), mtime, (checksum, typeflag), linkname, magic, prefix
@@ -75,6 +84,24 @@ class TarStats:
     disk_bytes: int = 0
     newest_mtime: float | None = None
     clean_end: bool = False  # the archive ended with its end-of-archive zero blocks
+
+    def merge(self, counts: tuple[int, ...], newest: float | None) -> None:
+        """Add what the C loop counted, in its order: entries, files, dirs, symlinks,
+        hardlinks, others, whiteouts, opaque_whiteouts, file_bytes, disk_bytes."""
+        if not counts[0]:
+            return
+        self.entries += counts[0]
+        self.files += counts[1]
+        self.dirs += counts[2]
+        self.symlinks += counts[3]
+        self.hardlinks += counts[4]
+        self.others += counts[5]
+        self.whiteouts += counts[6]
+        self.opaque_whiteouts += counts[7]
+        self.file_bytes += counts[8]
+        self.disk_bytes += counts[9]
+        if newest is not None and (self.newest_mtime is None or newest > self.newest_mtime):
+            self.newest_mtime = newest
 
     def add(self, entry: TarEntry) -> None:
         self.entries += 1
@@ -155,9 +182,12 @@ def _pax_records(data: bytes) -> dict[str, str]:
 class TarWalker:
     """Feed it the tar stream in chunks of any size; it calls ``on_entry`` for each member."""
 
-    def __init__(self, on_entry: Callable[[TarEntry], None] | None = None) -> None:
+    def __init__(
+        self, on_entry: Callable[[TarEntry], None] | None = None, *, accelerated: bool = True
+    ) -> None:
         self.stats = TarStats()
         self._on_entry = on_entry
+        self._c = _scan if accelerated else None
         self._pending = bytearray()  # a partial header or special record
         self._skip = 0  # file data (and padding) still to pass over
         self._padding = 0  # how much of _skip is the padding after the last file's data
@@ -173,6 +203,12 @@ class TarWalker:
         view = chunk if isinstance(chunk, bytes) else bytes(chunk)
         pos, n = 0, len(view)
         while pos < n:
+            if self._c is not None and not (
+                self._pending or self._special or self._overrides or self._zero_blocks
+            ):
+                pos = self._walk_common(view, pos)
+                if pos >= n:
+                    break
             if self._skip:
                 step = min(self._skip, n - pos)
                 self._skip -= step
@@ -196,6 +232,20 @@ class TarWalker:
                 self._offset_at = self._offset + pos
                 self._special_done(data) if self._special else self._header(data)
         self._offset += n
+
+    def _walk_common(self, view: bytes, pos: int) -> int:
+        """Let the C loop take the common headers from ``pos``; it stops where one needs the
+        code below (a partial or zero block, an extended header, anything unusual)."""
+        assert self._c is not None
+        emit = self._on_entry
+        pos, self._skip, self._padding, entries, counts, newest = self._c.walk(
+            view, pos, self._skip, self._padding, TarEntry if emit else None
+        )
+        self.stats.merge(counts, newest)
+        if emit is not None:
+            for entry in entries:
+                emit(entry)
+        return int(pos)
 
     def finish(self) -> TarStats:
         if self.stats.clean_end:

@@ -86,6 +86,8 @@ class _ThreadedSink(_TarSink):
     def __init__(self, opts: ScanOptions) -> None:
         super().__init__(opts)
         self._queue: queue.Queue[tuple[Any, bytes] | None] = queue.Queue(maxsize=16)
+        self._sent = 0  # chunks handed over to be hashed (written by the reading thread only)
+        self._done = 0  # of those, hashed (written by this thread only)
         self._thread = threading.Thread(target=self._run, name="tar-sink", daemon=True)
         self._thread.start()
 
@@ -96,13 +98,24 @@ class _ThreadedSink(_TarSink):
                 super().take(data)
             else:
                 hasher.update(data)
+                self._done += 1
 
     def take(self, piece: bytes) -> None:
         self._queue.put((None, piece))
 
-    def hash_here(self, hasher: Any) -> Callable[[bytes], None]:
-        """An update function for ``hasher`` that runs on this sink's thread, in order."""
-        return lambda data: self._queue.put((hasher, data))
+    def hash_here(self, hasher: Any, always: bool) -> Callable[[bytes], None]:
+        """An update function for ``hasher`` that hands the bytes to this sink's thread when
+        ``always`` or when that thread is idle, and hashes them in the caller's otherwise.
+        Never out of order: while any handed-over chunk is unhashed, the next one follows it."""
+
+        def update(data: bytes) -> None:
+            if always or self._sent != self._done or self._queue.empty():
+                self._sent += 1
+                self._queue.put((hasher, data))
+            else:
+                hasher.update(data)
+
+        return update
 
     def close(self) -> None:
         if self._thread.is_alive():
@@ -225,10 +238,11 @@ def scan(
     try:
         update: Callable[[bytes], None] = stored.update
         sink = tar.sink if tar is not None else None
-        if isinstance(sink, _ThreadedSink) and compression is Compression.GZIP:
-            # Measured: inflating gzip costs about as much as hashing both streams and walking
-            # the tar, so the stored hash goes to the other thread; zstd inflates twice as fast.
-            update = sink.hash_here(stored)
+        if isinstance(sink, _ThreadedSink):
+            # Measured: inflating gzip costs more than hashing both streams and walking the
+            # tar, so the stored hash goes to the other thread; zstd inflates twice as fast,
+            # so its stored chunks go there only while that thread waits for work.
+            update = sink.hash_here(stored, always=compression is Compression.GZIP)
         size, content = _read(stream, head, update, tar, opts.keep)
     finally:
         if tar is not None:

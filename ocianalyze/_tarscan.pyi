@@ -1,0 +1,5 @@
+"""Types of the optional C header loop; see _tarscan.c."""
+
+def walk(
+    buf: bytes, pos: int, skip: int, padding: int, entry_type: type[tuple[object, ...]] | None, /
+) -> tuple[int, int, int, list[tuple[object, ...]] | None, tuple[int, ...], int | None]: ...
