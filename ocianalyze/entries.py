@@ -38,6 +38,10 @@ class EntryTable:
         self.gids.append(e.gid)
         self.mtimes.append(e.mtime)
 
+    def add_all(self, entries: list[TarEntry]) -> None:
+        for e in entries:
+            self.add(e)
+
     def __len__(self) -> int:
         return len(self.names)
 

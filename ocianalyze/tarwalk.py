@@ -180,13 +180,17 @@ def _pax_records(data: bytes) -> dict[str, str]:
 
 
 class TarWalker:
-    """Feed it the tar stream in chunks of any size; it calls ``on_entry`` for each member."""
+    """Feed it the tar stream in chunks of any size; it calls ``on_entries`` with the members
+    it finds, in order, a batch at a time (one for each run of headers the C loop reads)."""
 
     def __init__(
-        self, on_entry: Callable[[TarEntry], None] | None = None, *, accelerated: bool = True
+        self,
+        on_entries: Callable[[list[TarEntry]], None] | None = None,
+        *,
+        accelerated: bool = True,
     ) -> None:
         self.stats = TarStats()
-        self._on_entry = on_entry
+        self._on_entries = on_entries
         self._c = _scan if accelerated else None
         self._pending = bytearray()  # a partial header or special record
         self._skip = 0  # file data (and padding) still to pass over
@@ -237,14 +241,13 @@ class TarWalker:
         """Let the C loop take the common headers from ``pos``; it stops where one needs the
         code below (a partial or zero block, an extended header, anything unusual)."""
         assert self._c is not None
-        emit = self._on_entry
+        emit = self._on_entries
         pos, self._skip, self._padding, entries, counts, newest = self._c.walk(
             view, pos, self._skip, self._padding, TarEntry if emit else None
         )
         self.stats.merge(counts, newest)
-        if emit is not None:
-            for entry in entries:
-                emit(entry)
+        if emit is not None and entries:
+            emit(entries)  # TarEntry instances, made in C
         return int(pos)
 
     def finish(self) -> TarStats:
@@ -342,8 +345,8 @@ class TarWalker:
             name,
         )
         self.stats.add(entry)
-        if self._on_entry is not None:
-            self._on_entry(entry)
+        if self._on_entries is not None:
+            self._on_entries([entry])
         if typeflag not in _HEADER_ONLY:
             self._padding = -size % BLOCK
             self._skip = size + self._padding

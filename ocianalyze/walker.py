@@ -180,15 +180,20 @@ _NO_END = "tar stream ends at an entry boundary without its end-of-archive block
 
 
 def _visitor(
-    *visitors: Callable[[TarEntry], None] | EntryTable | None,
-) -> Callable[[TarEntry], None]:
-    calls = [v.add if isinstance(v, EntryTable) else v for v in visitors if v is not None]
-    if len(calls) == 1:
-        return calls[0]
+    on_entry: Callable[[TarEntry], None] | None, table: EntryTable | None, safety: SafetyChecker
+) -> Callable[[list[TarEntry]], None]:
+    """One batch visitor for the walker: the caller's per-entry callback, the listing, and the
+    safety checks (which look at a whole batch at once: see SafetyChecker.check)."""
+    if on_entry is None and table is None:
+        return safety.check
 
-    def each(entry: TarEntry) -> None:
-        for call in calls:
-            call(entry)
+    def each(entries: list[TarEntry]) -> None:
+        if on_entry is not None:
+            for entry in entries:
+                on_entry(entry)
+        if table is not None:
+            table.add_all(entries)
+        safety.check(entries)
 
     return each
 

@@ -29,7 +29,7 @@ needs_c = pytest.mark.skipif(not tarwalk.ACCELERATED, reason="C header loop not 
 
 def outcome(data: bytes, cuts: list[int], accelerated: bool, visit: bool = True) -> tuple:
     seen: list[tarwalk.TarEntry] = []
-    walker = TarWalker(seen.append if visit else None, accelerated=accelerated)
+    walker = TarWalker(seen.extend if visit else None, accelerated=accelerated)
     pieces = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
     try:
         for piece in pieces:

@@ -1,0 +1,83 @@
+"""SafetyChecker.check's batch shortcut must find exactly what checking entry by entry finds."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ocianalyze.errors import Kind
+from ocianalyze.safety import SafetyChecker
+from ocianalyze.tarwalk import TarEntry
+
+KINDS = ["file", "dir", "symlink", "hardlink", "char", "block", "fifo", "other"]
+parts = st.sampled_from(["a", "A", "b", "..", ".", "", "x.y", "é", "É"])
+paths = st.lists(parts, min_size=1, max_size=4).map("/".join)
+raw_names = st.one_of(paths, paths.map(lambda p: "/" + p), paths.map(lambda p: "./" + p))
+entries = st.builds(
+    lambda raw, kind, mode, link: TarEntry(
+        raw.lstrip("./") or ".", kind, 0, mode, 0, 0, 0, link, raw
+    ),
+    raw_names,
+    st.sampled_from(KINDS),
+    st.sampled_from([0o644, 0o755, 0o4755, 0o2755, 0o1777]),
+    st.one_of(st.just(""), paths, paths.map(lambda p: "/" + p)),
+)
+
+
+def one_by_one(items: list[TarEntry]) -> SafetyChecker:
+    """The reference: every check on every entry, no shortcut."""
+    checker = SafetyChecker()
+    for e in items:
+        checker._check(e)
+    return checker
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.lists(entries, max_size=40), st.lists(st.integers(0, 40), max_size=6))
+def test_batches_find_what_single_entries_find(items: list[TarEntry], cuts: list[int]) -> None:
+    bounds = [0, *sorted(c for c in cuts if c < len(items)), len(items)]
+    batched = SafetyChecker()
+    for a, b in itertools.pairwise(bounds):
+        if b > a:
+            batched.check(items[a:b])
+    single = one_by_one(items)
+    assert batched.summary() == single.summary()
+
+
+def test_a_harmless_batch_is_still_remembered() -> None:
+    """The shortcut records names: a later batch repeating one, or one differing by case,
+    is found."""
+    first = [TarEntry(n, "file", 0, 0o644, 0, 0, 0, "", n) for n in ("usr/a", "usr/b")]
+    checker = SafetyChecker()
+    checker.check(first)
+    assert checker.summary() == []
+    checker.check([TarEntry("usr/B", "file", 0, 0o644, 0, 0, 0, "", "usr/B")])
+    checker.check([TarEntry("usr/a", "file", 0, 0o644, 0, 0, 0, "", "usr/a")])
+    assert [k for k, _ in checker.summary()] == [Kind.CASE_COLLISION, Kind.DUPLICATE_ENTRY]
+
+
+def entry(name: str, kind: str = "file", mode: int = 0o644, link: str = "") -> TarEntry:
+    return TarEntry(name.lstrip("/"), kind, 0, mode, 0, 0, 0, link, name)
+
+
+@pytest.mark.parametrize(
+    ("bad", "kind"),
+    [
+        (entry("/etc/passwd"), Kind.UNSAFE_PATH),
+        (entry("a/../../x"), Kind.UNSAFE_PATH),
+        (entry("usr/lnk", "symlink", link="../../../etc"), Kind.LINK_ESCAPE),
+        (entry("usr/hard", "hardlink", link="/etc/shadow"), Kind.LINK_ESCAPE),
+        (entry("dev/sda", "block"), Kind.DEVICE_NODE),
+        (entry("usr/bin/su", mode=0o4755), Kind.SETUID),
+        (entry("usr/lib/a"), Kind.DUPLICATE_ENTRY),
+        (entry("usr/lib/A"), Kind.CASE_COLLISION),
+    ],
+)
+def test_each_check_fires_inside_an_ordinary_batch(bad: TarEntry, kind: Kind) -> None:
+    ordinary = [entry(f"usr/lib/{c}") for c in "abc"] + [entry("usr/ok", "symlink", link="lib/a")]
+    checker = SafetyChecker()
+    checker.check([*ordinary, bad])
+    assert [k for k, _ in checker.summary()] == [kind]
