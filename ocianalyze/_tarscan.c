@@ -2,10 +2,12 @@
  *
  * Why: the Python walker costs a few microseconds per header and holds the GIL all that time,
  * which stalls the thread that inflates the next chunk. This loop does the same work for the
- * common headers only and stops, leaving the rest to Python, at anything else: a partial block,
- * a zero block, a PAX or GNU extended header, a type other than 0-7 or NUL, a checksum that is
- * not the plain unsigned one, a number that is not plain octal. So the Python walker stays the
- * one definition of what a header means, and tests run both walkers over the same archives.
+ * common headers only (entry headers, each alone or after one PAX header whose records are
+ * well formed) and stops, leaving the rest to Python, at anything else: a partial block, a zero
+ * block, a header split across chunks, GNU long names, global or repeated PAX headers, a type
+ * other than 0-7 or NUL, a checksum that is not the plain unsigned one, a number that is not
+ * plain octal (or plain decimal in a PAX record). So the Python walker stays the one
+ * definition of what a header means, and tests run both walkers over the same archives.
  *
  * walk(buf, pos, skip, padding, entry_type) -> (pos, skip, padding, entries, counts, newest)
  *   buf: bytes; pos: where to start; skip: file data still to pass over; padding: how much of
@@ -98,23 +100,24 @@ static PyObject *full_name(const unsigned char *b)
 }
 
 typedef struct {
-    long long n[10]; /* the counts, in the order of the docstring */
-    long long newest;
-    int have_newest;
+    long long n[10];  /* the counts, in the order of the docstring */
+    PyObject *newest; /* the largest mtime seen (int or float, as the entry has it), or NULL */
 } Counts;
 
 enum { ENTRIES, FILES, DIRS, SYMLINKS, HARDLINKS, OTHERS, WHITEOUTS, OPAQUE, FBYTES, DBYTES };
 
 /* TarStats.add for one entry; name is the normalised name. */
-static void count(Counts *c, PyObject *name, int type, long long size, long long mtime)
+static int count(Counts *c, PyObject *name, int type, long long size, PyObject *mtime)
 {
     Py_ssize_t len = PyUnicode_GET_LENGTH(name);
     Py_ssize_t slash = PyUnicode_FindChar(name, '/', 0, len, -1);
     Py_ssize_t base = slash < 0 ? 0 : slash + 1;
     c->n[ENTRIES]++;
-    if (!c->have_newest || mtime > c->newest) {
-        c->newest = mtime;
-        c->have_newest = 1;
+    int newer = c->newest == NULL ? 1 : PyObject_RichCompareBool(mtime, c->newest, Py_GT);
+    if (newer < 0) return -1;
+    if (newer) {
+        Py_INCREF(mtime);
+        Py_XSETREF(c->newest, mtime);
     }
     if (PyUnicode_Tailmatch(name, wh_prefix, base, len, -1) == 1) {
         int opaque = len - base == 12 && PyUnicode_Tailmatch(name, wh_opaque, base, len, -1) == 1;
@@ -133,60 +136,193 @@ static void count(Counts *c, PyObject *name, int type, long long size, long long
     } else {
         c->n[OTHERS]++;
     }
+    return 0;
 }
 
-/* Parse the header at b. Returns 1 (entry made, *size and *typeflag set), 0 (leave it to
- * Python) or -1 (a Python error is set). *entry is NULL when entry_type is None. */
-static int header(const unsigned char *b, PyObject *entry_type, Counts *c, PyObject **entry,
-                  long long *size, int *typeflag)
+/* What a PAX extended header says about the next entry, as _pax_records and _entry read it. */
+typedef struct {
+    int any;                              /* any record at all: Python then makes mtime a float */
+    PyObject *path, *linkpath, *mtime;    /* owned str, or NULL */
+    int has_size, has_uid, has_gid;
+    long long size, uid, gid;
+} Over;
+
+static void over_clear(Over *o)
 {
-    long long stored, sum = 0, mode, uid, gid, mtime;
+    Py_CLEAR(o->path);
+    Py_CLEAR(o->linkpath);
+    Py_CLEAR(o->mtime);
+    memset(o, 0, sizeof *o);
+}
+
+/* Plain decimal digits, as int() reads them; -1 for anything else int() might read otherwise. */
+static int decimal(const unsigned char *p, Py_ssize_t len, long long *out)
+{
+    long long v = 0;
+    if (len < 1 || len > 18) return -1;
+    for (Py_ssize_t i = 0; i < len; i++) {
+        if (p[i] < '0' || p[i] > '9') return -1;
+        v = v * 10 + (p[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+static int keyis(const unsigned char *k, Py_ssize_t klen, const char *want)
+{
+    return (size_t)klen == strlen(want) && memcmp(k, want, (size_t)klen) == 0;
+}
+
+static int set_text(PyObject **slot, const unsigned char *v, Py_ssize_t vlen)
+{
+    PyObject *s = PyUnicode_DecodeUTF8((const char *)v, vlen, "surrogateescape");
+    if (s == NULL) return -1;
+    Py_XSETREF(*slot, s);
+    return 1;
+}
+
+/* Parse PAX records ("<len> <key>=<value>\n") into o. Returns 1, 0 where Python might read
+ * them differently (a malformed record, a number int() might read another way) or -1. */
+static int pax(const unsigned char *d, Py_ssize_t len, Over *o)
+{
+    Py_ssize_t pos = 0;
+    while (pos < len) {
+        Py_ssize_t i = pos;
+        long long length = 0;
+        while (i < len && i - pos < 9 && d[i] >= '0' && d[i] <= '9') length = length * 10 + (d[i++] - '0');
+        if (i == pos || i >= len || d[i] != ' ' || length <= i + 1 - pos) return 0;
+        Py_ssize_t end = pos + (Py_ssize_t)length;
+        if (end > len || d[end - 1] != '\n') return 0;
+        const unsigned char *kv = d + i + 1, *eq = memchr(kv, '=', (size_t)(d + end - 1 - kv));
+        if (eq == NULL) return 0;
+        const unsigned char *v = eq + 1;
+        Py_ssize_t klen = eq - kv, vlen = d + end - 1 - v;
+        int r = 1;
+        o->any = 1;
+        if (keyis(kv, klen, "path")) r = set_text(&o->path, v, vlen);
+        else if (keyis(kv, klen, "linkpath")) r = set_text(&o->linkpath, v, vlen);
+        else if (keyis(kv, klen, "mtime")) r = set_text(&o->mtime, v, vlen);
+        else if (keyis(kv, klen, "size")) r = (o->has_size = decimal(v, vlen, &o->size) == 0);
+        else if (keyis(kv, klen, "uid")) r = (o->has_uid = decimal(v, vlen, &o->uid) == 0);
+        else if (keyis(kv, klen, "gid")) r = (o->has_gid = decimal(v, vlen, &o->gid) == 0);
+        if (r <= 0) return r;
+        pos = end;
+    }
+    return 1;
+}
+
+/* The checksum (plain unsigned) and size of the header at b; 0 where Python should look. */
+static int checked(const unsigned char *b, long long *size)
+{
+    long long stored, sum = 0;
     for (int i = 0; i < BLOCK; i++) sum += b[i];
     for (int i = 148; i < 156; i++) sum -= b[i];
     sum += 8 * ' ';
-    if (octal(b + 148, 8, &stored) < 0 || stored != sum) return 0; /* base-256 fails too */
-    int t = b[156];
-    if (!(t == 0 || (t >= '0' && t <= '7'))) return 0;
-    if (octal(b + 124, 12, size) < 0 || octal(b + 100, 8, &mode) < 0 ||
-        octal(b + 108, 8, &uid) < 0 || octal(b + 116, 8, &gid) < 0 ||
-        octal(b + 136, 12, &mtime) < 0)
-        return 0;
-    *typeflag = t;
-    int type = t == 0 || t == '7' ? 0 : t - '0'; /* index into kind_names */
-    PyObject *raw = full_name(b);
-    if (raw == NULL) return -1;
-    Py_ssize_t rlen = PyUnicode_GET_LENGTH(raw);
-    if (type == 0 && rlen > 0 && PyUnicode_READ_CHAR(raw, rlen - 1) == '/') type = 5;
-    PyObject *name = normalise(raw);
-    if (name == NULL) {
-        Py_DECREF(raw);
-        return -1;
-    }
-    long long esize = type == 0 ? *size : 0;
-    count(c, name, type, esize, mtime);
-    *entry = NULL;
-    if (entry_type == Py_None) {
-        Py_DECREF(name);
-        Py_DECREF(raw);
-        return 1;
-    }
-    PyObject *link = b[157] ? text(b + 157, 100) : (Py_INCREF(empty_str), empty_str);
-    PyObject *t9 = link ? Py_BuildValue("(NOLLLLLNN)", name, kind_names[type], esize, mode, uid,
-                                        gid, mtime, link, raw)
-                        : NULL;
-    if (t9 == NULL) {
-        if (link == NULL) {
-            Py_DECREF(name);
-            Py_DECREF(raw);
-        }
-        return -1;
-    }
+    /* base-256 and signed checksums fail here and go to Python */
+    return octal(b + 148, 8, &stored) == 0 && stored == sum && octal(b + 124, 12, size) == 0;
+}
+
+static PyObject *make_entry(PyObject *entry_type, PyObject *name, int type, long long size,
+                            long long mode, long long uid, long long gid, PyObject *mtime,
+                            PyObject *link, PyObject *raw)
+{
+    PyObject *t9 = Py_BuildValue("(OOLLLLOOO)", name, kind_names[type], size, mode, uid, gid,
+                                 mtime, link, raw);
+    if (t9 == NULL) return NULL;
     PyObject *args = PyTuple_Pack(1, t9);
     Py_DECREF(t9);
-    if (args == NULL) return -1;
-    *entry = PyTuple_Type.tp_new((PyTypeObject *)entry_type, args, NULL);
+    if (args == NULL) return NULL;
+    PyObject *entry = PyTuple_Type.tp_new((PyTypeObject *)entry_type, args, NULL);
     Py_DECREF(args);
-    return *entry ? 1 : -1;
+    return entry;
+}
+
+/* An ordinary entry header at b, with what a PAX header said before it (o). Returns 1 (*entry
+ * made unless entry_type is None; *size set, and *data when file data follows the header), 0
+ * (leave it to Python) or -1 (a Python error is set). */
+static int entry_at(const unsigned char *b, const Over *o, PyObject *entry_type, Counts *c,
+                    PyObject **entry, long long *size, int *data)
+{
+    long long mode, uid, gid, mt;
+    int t = b[156];
+    if (!(t == 0 || (t >= '0' && t <= '7')) || !checked(b, size)) return 0;
+    if (octal(b + 100, 8, &mode) < 0 || octal(b + 108, 8, &uid) < 0 ||
+        octal(b + 116, 8, &gid) < 0 || octal(b + 136, 12, &mt) < 0)
+        return 0;
+    PyObject *raw = NULL, *name = NULL, *mtime = NULL, *link = NULL;
+    int result = -1;
+    if (o->any) { /* as _entry: PAX values win; mtime becomes a float */
+        if (o->has_size) *size = o->size;
+        if (o->has_uid) uid = o->uid;
+        if (o->has_gid) gid = o->gid;
+        mtime = o->mtime ? PyFloat_FromString(o->mtime) : PyFloat_FromDouble((double)mt);
+        if (mtime == NULL) { /* float() refuses it: Python reports the error */
+            PyErr_Clear();
+            return 0;
+        }
+    } else {
+        mtime = PyLong_FromLongLong(mt);
+    }
+    raw = o->path ? (Py_INCREF(o->path), o->path) : full_name(b);
+    if (mtime == NULL || raw == NULL) goto done;
+    int type = t == 0 || t == '7' ? 0 : t - '0'; /* index into kind_names */
+    Py_ssize_t rlen = PyUnicode_GET_LENGTH(raw);
+    if (type == 0 && rlen > 0 && PyUnicode_READ_CHAR(raw, rlen - 1) == '/') type = 5;
+    long long esize = type == 0 ? *size : 0;
+    if ((name = normalise(raw)) == NULL || count(c, name, type, esize, mtime) < 0) goto done;
+    *entry = NULL;
+    if (entry_type != Py_None) {
+        if (o->linkpath && PyUnicode_GET_LENGTH(o->linkpath) > 0)
+            link = (Py_INCREF(o->linkpath), o->linkpath);
+        else
+            link = b[157] ? text(b + 157, 100) : (Py_INCREF(empty_str), empty_str);
+        if (link == NULL) goto done;
+        *entry = make_entry(entry_type, name, type, esize, mode, uid, gid, mtime, link, raw);
+        if (*entry == NULL) goto done;
+    }
+    *data = t == 0 || t == '0' || t == '7'; /* as tarwalk: types 1-6 carry no data */
+    result = 1;
+done:
+    Py_XDECREF(raw);
+    Py_XDECREF(name);
+    Py_XDECREF(mtime);
+    Py_XDECREF(link);
+    return result;
+}
+
+#define MAX_SPECIAL (1 << 20) /* as tarwalk.MAX_SPECIAL */
+
+/* One member at data[pos:]: an entry header, or a PAX header and the entry header it
+ * describes. Returns the offset just past the header(s), or 0 to leave this member to Python,
+ * or -1 on a Python error. Sets *follow (file data and padding after the headers) and *pad
+ * (the padding part, or -1 where the walker's padding stays as it was), as tarwalk does. */
+static Py_ssize_t member(const unsigned char *data, Py_ssize_t pos, Py_ssize_t n,
+                         PyObject *entry_type, Counts *c, PyObject **entry, long long *follow,
+                         long long *pad)
+{
+    Over o;
+    memset(&o, 0, sizeof o);
+    const unsigned char *b = data + pos;
+    Py_ssize_t at = pos;
+    long long size;
+    if (b[156] == 'x') {
+        if (!checked(b, &size) || size > MAX_SPECIAL) return 0;
+        Py_ssize_t next = pos + BLOCK + (Py_ssize_t)((size + BLOCK - 1) / BLOCK * BLOCK);
+        if (next + BLOCK > n) return 0;
+        int r = pax(b + BLOCK, (Py_ssize_t)size, &o);
+        if (r <= 0) {
+            over_clear(&o);
+            return r;
+        }
+        at = next;
+    }
+    int has_data = 0;
+    int r = entry_at(data + at, &o, entry_type, c, entry, &size, &has_data);
+    over_clear(&o);
+    if (r <= 0) return r;
+    *pad = has_data ? (BLOCK - size % BLOCK) % BLOCK : at != pos ? 0 : -1;
+    *follow = has_data ? size + *pad : 0;
+    return at + BLOCK;
 }
 
 static PyObject *walk(PyObject *self, PyObject *args)
@@ -195,6 +331,7 @@ static PyObject *walk(PyObject *self, PyObject *args)
     Py_ssize_t pos;
     long long skip, padding;
     PyObject *entry_type;
+    (void)self;
     if (!PyArg_ParseTuple(args, "y*nLLO", &buf, &pos, &skip, &padding, &entry_type)) return NULL;
     if (entry_type != Py_None && !PyType_Check(entry_type)) {
         PyBuffer_Release(&buf);
@@ -216,28 +353,26 @@ static PyObject *walk(PyObject *self, PyObject *args)
         }
         if (n - pos < BLOCK) break;
         PyObject *entry = NULL;
-        long long size;
-        int typeflag;
-        int r = header(data + pos, entry_type, &c, &entry, &size, &typeflag);
-        if (r < 0) goto fail;
-        if (r == 0) break;
+        long long follow = 0, pad = -1;
+        Py_ssize_t next = member(data, pos, n, entry_type, &c, &entry, &follow, &pad);
+        if (next < 0) goto fail;
+        if (next == 0) break;
         if (entry != NULL) {
             int bad = PyList_Append(entries, entry);
             Py_DECREF(entry);
             if (bad) goto fail;
         }
-        pos += BLOCK;
-        if (typeflag == 0 || typeflag == '0' || typeflag == '7') {
-            padding = (BLOCK - size % BLOCK) % BLOCK;
-            skip = size + padding;
-        }
+        pos = next;
+        skip = follow;
+        if (pad >= 0) padding = pad;
     }
     PyBuffer_Release(&buf);
-    PyObject *newest = c.have_newest ? PyLong_FromLongLong(c.newest) : (Py_INCREF(Py_None), Py_None);
+    PyObject *newest = c.newest ? c.newest : (Py_INCREF(Py_None), Py_None);
     return Py_BuildValue("(nLLN(LLLLLLLLLL)N)", pos, skip, padding, entries, c.n[0], c.n[1],
                          c.n[2], c.n[3], c.n[4], c.n[5], c.n[6], c.n[7], c.n[8], c.n[9], newest);
 fail:
     Py_XDECREF(entries);
+    Py_XDECREF(c.newest);
     PyBuffer_Release(&buf);
     return NULL;
 }

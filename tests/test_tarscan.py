@@ -36,8 +36,8 @@ def outcome(data: bytes, cuts: list[int], accelerated: bool, visit: bool = True)
             walker.feed(piece)
         stats = walker.finish()
     except TarError as exc:
-        return ("error", exc.kind, str(exc), repr(seen), dataclasses.astuple(walker.stats))
-    return ("ok", repr(seen), dataclasses.astuple(stats))
+        return ("error", exc.kind, str(exc), repr(seen), repr(dataclasses.astuple(walker.stats)))
+    return ("ok", repr(seen), repr(dataclasses.astuple(stats)))  # repr: NaN mtimes compare
 
 
 def assert_same(data: bytes, cuts: list[int] | None = None) -> tuple:
@@ -151,6 +151,78 @@ def headers(draw: st.DrawFn) -> tuple[Header, int]:
     return h, size
 
 
+def pax_record(key: bytes, value: bytes) -> bytes:
+    """A well-formed record: its length counts its own digits."""
+    body = b" " + key + b"=" + value + b"\n"
+    n = len(body) + 1
+    while len(b"%d" % n) + len(body) != n:
+        n += 1
+    return b"%d" % n + body
+
+
+PAX_RECORDS = [
+    pax_record(key, value)
+    for key, value in [
+        (b"path", b"usr/lib/" + b"long" * 40),
+        (b"path", b"caf\xc3\xa9/./"),
+        (b"path", b"bad\xffname/"),
+        (b"path", b""),
+        (b"linkpath", b"../../etc/passwd"),
+        (b"linkpath", b""),
+        (b"mtime", b"1700000000.123456789"),
+        (b"mtime", b"1_7.5"),
+        (b"mtime", b"nan"),
+        (b"mtime", b"abc"),
+        (b"uid", b"4294967296"),
+        (b"uid", b"0012"),
+        (b"uid", b" 7"),
+        (b"gid", b"+5"),
+        (b"gid", b"\xd9\xa3"),  # an Arabic-Indic digit: int() reads it
+        (b"size", b"1_0"),
+        (b"atime", b"1.5"),
+        (b"SCHILY.xattr.user.x", b"\x00\xff"),
+    ]
+]
+MALFORMED_RECORDS = [
+    b"5 a=\n",  # too short for itself
+    b"99 path=x\n",  # longer than the header
+    b"12 path=abcd",  # no newline
+    b"0 \n",
+    b"9 noequal\n",
+    b" 9 path=x\n",
+]
+
+
+@st.composite
+def pax_headers(draw: st.DrawFn) -> tuple[bytes, int | None]:
+    """A PAX header block and its records, and the size it sets, if it sets one plainly."""
+    records = draw(st.lists(st.sampled_from(PAX_RECORDS), max_size=4))
+    if draw(st.integers(0, 3)) == 0:
+        records.insert(draw(st.integers(0, len(records))), draw(st.sampled_from(MALFORMED_RECORDS)))
+    size = draw(st.sampled_from([None, 0, 100, 1024]))
+    if size is not None:
+        records.append(pax_record(b"size", b"%d" % size))
+    data = b"".join(records)
+    h = Header(name=b"PaxHeaders/x", typeflag=b"x", fields={"size": _octal(len(data), 12)})
+    return h.block() + data + b"\0" * (-len(data) % 512), size
+
+
+@needs_c
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(
+    st.lists(st.tuples(pax_headers(), headers()), min_size=1, max_size=5),
+    st.lists(st.integers(0, 20_000), max_size=5),
+)
+def test_pax_headers_read_the_same(
+    members: list[tuple[tuple[bytes, int | None], tuple[Header, int]]], cuts: list[int]
+) -> None:
+    data = b"".join(
+        pax + member(h, size if pax_size is None else pax_size)
+        for (pax, pax_size), (h, size) in members
+    )
+    assert_same(data + b"\0" * 1024, cuts)
+
+
 @needs_c
 @settings(max_examples=400, deadline=None, derandomize=True)
 @given(
@@ -222,3 +294,12 @@ def test_the_c_loop_is_built_where_a_compiler_is() -> None:
     if shutil.which("cc") is None or not headers.exists():
         pytest.skip("no C compiler or Python headers here")
     assert tarwalk.ACCELERATED
+
+
+@needs_c
+def test_oversized_pax_header_is_refused_alike() -> None:
+    records = pax_record(b"comment", b"x" * (tarwalk.MAX_SPECIAL + 1))
+    pax = Header(name=b"PaxHeaders/x", typeflag=b"x", fields={"size": _octal(len(records), 12)})
+    data = pax.block() + records + b"\0" * (-len(records) % 512) + member(Header(), 0)
+    result = assert_same(data + b"\0" * 1024, [len(data) + 1024])
+    assert result[:2] == ("error", "not_a_tar")
