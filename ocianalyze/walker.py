@@ -57,17 +57,18 @@ def looks_like_tar(head: bytes) -> bool:
 
 
 class _TarSink:
-    """Hashes the tar stream and walks its headers."""
+    """Hashes the tar stream (unless told it is the stored stream) and walks its headers."""
 
-    def __init__(self, opts: ScanOptions) -> None:
-        self.hasher = hashlib.sha256()
+    def __init__(self, opts: ScanOptions, hash_tar: bool = True) -> None:
+        self.hasher = hashlib.sha256() if hash_tar else None
         self.entries = EntryTable() if opts.collect_entries else None
         self.safety = SafetyChecker()
         self.walker = TarWalker(_visitor(opts.on_entry, self.entries, self.safety))
         self.failure: tuple[Kind, str] | None = None
 
     def take(self, piece: bytes) -> None:
-        self.hasher.update(piece)
+        if self.hasher is not None:
+            self.hasher.update(piece)
         if self.failure is None:
             try:
                 self.walker.feed(piece)
@@ -83,8 +84,8 @@ class _ThreadedSink(_TarSink):
     inflating on one; hashing the stored bytes, hashing the tar and walking it on the other
     (hashlib and the decoders release the GIL). The queue is short: memory stays bounded."""
 
-    def __init__(self, opts: ScanOptions) -> None:
-        super().__init__(opts)
+    def __init__(self, opts: ScanOptions, hash_tar: bool = True) -> None:
+        super().__init__(opts, hash_tar)
         self._queue: queue.Queue[tuple[Any, bytes] | None] = queue.Queue(maxsize=16)
         self._sent = 0  # chunks handed over to be hashed (written by the reading thread only)
         self._done = 0  # of those, hashed (written by this thread only)
@@ -126,9 +127,9 @@ class _ThreadedSink(_TarSink):
 class _Layer:
     """The decompress → hash → walk half of a scan, fed stored chunks."""
 
-    def __init__(self, compression: Compression, opts: ScanOptions) -> None:
+    def __init__(self, compression: Compression, opts: ScanOptions, hash_tar: bool) -> None:
         self.decoder = Decoder(compression) if compression is not Compression.NONE else None
-        self.sink = _ThreadedSink(opts) if opts.split else _TarSink(opts)
+        self.sink = _ThreadedSink(opts, hash_tar) if opts.split else _TarSink(opts, hash_tar)
         self.size = 0
         self.limit = opts.max_uncompressed
         self.failure: tuple[Kind, str] | None = None
@@ -239,7 +240,10 @@ def scan(
     compression = sniff(head)
     if layer is None:
         layer = compression is not Compression.NONE or looks_like_tar(head)
-    tar = _Layer(compression, opts) if layer else None
+    # An uncompressed sha256 blob is its own tar stream: one hash gives digest and diff_id
+    # (docker save writes its layers so).
+    tar_is_stored = compression is Compression.NONE and algorithm == "sha256"
+    tar = _Layer(compression, opts, hash_tar=not tar_is_stored) if layer else None
     try:
         update: Callable[[bytes], None] = stored.update
         sink = tar.sink if tar is not None else None
@@ -261,13 +265,17 @@ def scan(
         digest,
         size,
         compression,
-        diff_id=None if tar.failure else Digest("sha256", tar.sink.hasher.hexdigest()),
+        diff_id=None if tar.failure else _diff_id(digest, tar.sink.hasher),
         uncompressed_size=None if tar.failure else tar.size,
         tar=tar.sink.walker.stats if ok else None,
         entries=tar.sink.entries if ok else None,
         findings=tuple(findings),
         content=content,
     )
+
+
+def _diff_id(stored: Digest, hasher: Any) -> Digest:
+    return stored if hasher is None else Digest("sha256", hasher.hexdigest())
 
 
 def _read(

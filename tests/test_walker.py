@@ -179,6 +179,16 @@ def test_sha512_blobs() -> None:
     assert result.digest.encoded == hashlib.sha512(data).hexdigest()
 
 
+@pytest.mark.parametrize("split", [False, True], ids=["one-thread", "two-threads"])
+def test_uncompressed_layer_diff_id_is_sha256_whatever_the_digest(split: bool) -> None:
+    """An uncompressed sha256 blob is hashed once for both digests; a sha512 one is not."""
+    tar = make_tar(ENTRIES)
+    for algorithm in ("sha256", "sha512"):
+        result = scan(io.BytesIO(tar), algorithm, layer=True, opts=ScanOptions(split=split))
+        assert result.digest.encoded == hashlib.new(algorithm, tar).hexdigest()
+        assert str(result.diff_id) == "sha256:" + hashlib.sha256(tar).hexdigest()
+
+
 names = st.text(alphabet="abcdefghij/._-", min_size=1, max_size=140).filter(
     # safe names only: unsafe ones ('..', '/x') are findings, tested in test_hostile
     lambda n: (
