@@ -648,6 +648,16 @@ def precompile() -> None:
         compileall.compile_dir(where, quiet=1)
 
 
+def walker_kind() -> str:
+    """Whether the optional C header loop was built: the figures depend on it."""
+    probe = "from ocianalyze import tarwalk; print(tarwalk.ACCELERATED)"
+    run = subprocess.run([sys.executable, "-c", probe], check=False, capture_output=True, text=True)
+    out = run.stdout
+    if out.strip() == "True":
+        return "C loop (ocianalyze._tarscan)"
+    return "pure Python (the C loop is not built: no C compiler at install?)"
+
+
 def own_peak_kib() -> int:
     """VmHWM of this process: a floor under every child's ru_maxrss (0 if unknown)."""
     try:
@@ -769,6 +779,7 @@ def main() -> int:
         f"{platform.python_version()} ({sys.executable})"
     )
     print(f"ocianalyze source: {source_state()}; this process's peak RSS {floor / 1024:.1f} MiB")
+    print(f"tar header walk: {walker_kind()}")
     info = describe(root)
     chosen = groups(root)
     if args.only:
