@@ -1,7 +1,8 @@
 """Checks on tar entries that would be unsafe to extract: found while walking, never followed.
 
 Duplicate and case-only-different names are found by keeping 64-bit hashes of the names, not
-the names: about 100 bytes per entry of a layer, freed when the layer ends.
+the names: a set of casefolded-name hashes (about 50 bytes per entry of a layer, freed when the
+layer ends), and the exact-name hash only for the few names that casefolding changes.
 
 Entries come in batches. A batch in which no check can fire, as decided by a few passes that
 run in C (joins, hashing, set and dict operations), is only recorded; any other batch is
@@ -45,8 +46,8 @@ class SafetyChecker:
     def __init__(self) -> None:
         self.findings: list[tuple[Kind, str]] = []
         self._counts: dict[Kind, int] = {}
-        # casefolded-name hash -> name hash: one dict entry (~100 bytes) per path
-        self._seen: dict[int, int] = {}
+        self._folded: set[int] = set()  # hash(name.casefold()) of every name so far
+        self._exact: dict[int, int] = {}  # folded hash -> hash(name), where the two differ
 
     def _find(self, kind: Kind, message: str) -> None:
         n = self._counts.get(kind, 0) + 1
@@ -57,11 +58,13 @@ class SafetyChecker:
     def check(self, entries: list[TarEntry]) -> None:
         if _harmless(entries):
             names = list(map(_NAME, entries))
-            folded = map(hash, map(str.casefold, names))
-            fresh = dict(zip(folded, map(hash, names), strict=True))
+            folded = list(map(hash, map(str.casefold, names)))
             # all names distinct, even by case, and none seen before: record them
-            if len(fresh) == len(names) and fresh.keys().isdisjoint(self._seen.keys()):
-                self._seen.update(fresh)
+            if len(set(folded)) == len(names) and self._folded.isdisjoint(folded):
+                self._folded.update(folded)
+                exact = list(map(hash, names))
+                if exact != folded:  # some names have capitals
+                    self._exact.update((f, x) for f, x in zip(folded, exact, strict=True) if f != x)
                 return
         for e in entries:
             self._check(e)
@@ -88,10 +91,11 @@ class SafetyChecker:
 
     def _names_check(self, name: str) -> None:
         exact, folded = hash(name), hash(name.casefold())
-        seen = self._seen.get(folded)
-        if seen is None:
-            self._seen[folded] = exact
-        elif seen == exact:
+        if folded not in self._folded:
+            self._folded.add(folded)
+            if exact != folded:
+                self._exact[folded] = exact
+        elif self._exact.get(folded, folded) == exact:
             self._find(Kind.DUPLICATE_ENTRY, f"{name!r} appears more than once")
         else:
             self._find(Kind.CASE_COLLISION, f"{name!r} differs from another name only by case")

@@ -86,7 +86,7 @@ class _ThreadedSink(_TarSink):
 
     def __init__(self, opts: ScanOptions, hash_tar: bool = True) -> None:
         super().__init__(opts, hash_tar)
-        self._queue: queue.Queue[tuple[Any, bytes] | None] = queue.Queue(maxsize=16)
+        self._queue: queue.Queue[tuple[Any, bytes] | None] = queue.Queue(maxsize=8)
         self._sent = 0  # chunks handed over to be hashed (written by the reading thread only)
         self._done = 0  # of those, hashed (written by this thread only)
         self._thread = threading.Thread(target=self._run, name="tar-sink", daemon=True)

@@ -303,3 +303,36 @@ def test_oversized_pax_header_is_refused_alike() -> None:
     data = pax.block() + records + b"\0" * (-len(records) % 512) + member(Header(), 0)
     result = assert_same(data + b"\0" * 1024, [len(data) + 1024])
     assert result[:2] == ("error", "not_a_tar")
+
+
+def _pax_tar() -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for i, name in enumerate(["d/", "d/" + "long" * 30, "d/café", "d/l", "d/h"]):
+            info = tarfile.TarInfo(name)
+            info.type = [tarfile.DIRTYPE, tarfile.REGTYPE, tarfile.REGTYPE][min(i, 2)]
+            if name == "d/l":
+                info.type, info.linkname = tarfile.SYMTYPE, "../" * 3 + "x"
+            if name == "d/h":
+                info.type, info.linkname = tarfile.LNKTYPE, "d/café"
+            info.mtime, info.uid = 1_700_000_000 + i, 2**22 if i == 1 else i
+            info.size = 700 * i if info.type == tarfile.REGTYPE else 0
+            tf.addfile(info, io.BytesIO(b"q" * info.size))
+    return buf.getvalue()
+
+
+PAX_TAR = _pax_tar()
+
+
+@needs_c
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    st.lists(st.tuples(st.integers(0, len(PAX_TAR) - 1), st.integers(0, 255)), max_size=6),
+    st.lists(st.integers(0, len(PAX_TAR)), max_size=3),
+)
+def test_damaged_pax_archives_read_the_same(edits: list[tuple[int, int]], cuts: list[int]) -> None:
+    """Any byte anywhere (PAX records, fields, checksums, data): same entries, same errors."""
+    data = bytearray(PAX_TAR)
+    for at, value in edits:
+        data[at] = value
+    assert_same(bytes(data), cuts)
