@@ -5,8 +5,6 @@ problems); 2 the input cannot be read as an image export, or the command line is
 3 an internal error (a bug: please report it); 130 interrupted.
 """
 
-from __future__ import annotations
-
 import enum
 import os
 import sys
@@ -90,7 +88,7 @@ def _guard() -> Iterator[None]:
 class _NoBar:
     """What `_progress` gives when no bar is shown: importing tqdm costs start-up time."""
 
-    def __enter__(self) -> _NoBar:
+    def __enter__(self) -> "_NoBar":
         return self
 
     def __exit__(self, *exc: object) -> None:
