@@ -126,9 +126,32 @@ def _jobs(jobs: int) -> int:
     return min(8, cores or 1)
 
 
+def _keep_freed_buffers() -> None:
+    """Ask glibc to keep freed buffers for reuse rather than give them back to the kernel.
+
+    The decoders return a new buffer of up to 1 MiB for every piece of output. With glibc's
+    defaults many of those are mapped and unmapped again, and every reuse page-faults: 36,000
+    faults and 30-40 ms on the benchmark's zstd layer (a tenth of the run). A fixed mmap
+    threshold of 4 MiB keeps them in the heap, and a trim threshold of 64 MiB keeps the heap
+    from shrinking between pieces. Only freed memory is kept, so peak RSS does not grow. A
+    process-wide policy, so the command line sets it, not the library.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # a libc without mallopt: nothing to tune
+        return
+    mallopt(-3, 4 << 20)  # M_MMAP_THRESHOLD
+    mallopt(-1, 64 << 20)  # M_TRIM_THRESHOLD
+
+
 def _verify(
     path: str, jobs: int, fast: bool, quiet: bool, limit: int, entries: bool = False
 ) -> Verification:
+    _keep_freed_buffers()
     threads = _jobs(jobs)
     # A stream is read by one thread: let it inflate there and hash and walk on a second.
     scan = ScanOptions(
