@@ -9,7 +9,7 @@ import enum
 import os
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -330,5 +330,21 @@ def _root(
     """Verify and measure container image exports offline."""
 
 
-def main() -> None:
-    app()
+def main() -> NoReturn:
+    """The console entry point. It leaves through os._exit once the output is flushed: tearing
+    the interpreter down (some 230 modules) costs 10 ms, a seventh of a small run, and there is
+    nothing left to clean up: files are closed and the worker threads have finished."""
+    try:
+        app()
+        code: object = 0
+    except SystemExit as exc:
+        code = exc.code
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):  # sys.exit("message"): print it, as Python would
+        sys.stderr.write(f"{code}\n")
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(OSError, ValueError):  # the reader went away, or _guard closed it
+            stream.flush()
+    os._exit(code)
