@@ -14,6 +14,11 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
+try:  # typer 0.26+ carries its own copy of click
+    from typer._click.exceptions import ClickException as _ClickException
+except ImportError:  # pragma: no cover - older typer, on click itself
+    from click.exceptions import ClickException as _ClickException  # type: ignore[no-redef]
+
 from . import __version__
 from .errors import OciError, Severity
 from .sources import Export, open_export
@@ -330,13 +335,31 @@ def _root(
     """Verify and measure container image exports offline."""
 
 
+def _run() -> int:
+    """Run the command line; a usage error becomes one line, as every other error does."""
+    try:
+        result = app(standalone_mode=False)
+    except _ClickException as exc:
+        message = exc.format_message().strip()
+        if "\n" in message:  # no arguments at all: the message is the help text
+            sys.stderr.write(message + "\n")
+        elif message:  # (empty: typer has printed the help already)
+            ctx = getattr(exc, "ctx", None)
+            where = f"{ctx.command_path} --help" if ctx is not None else "ocianalyze --help"
+            sys.stderr.write(f"ocianalyze: usage: {message} (see {where})\n")
+        return int(exc.exit_code)
+    except typer.Abort:
+        sys.stderr.write("ocianalyze: aborted\n")
+        return EXIT_FAILED
+    return result if isinstance(result, int) else EXIT_OK
+
+
 def main() -> NoReturn:
     """The console entry point. It leaves through os._exit once the output is flushed: tearing
     the interpreter down (some 230 modules) costs 10 ms, a seventh of a small run, and there is
     nothing left to clean up: files are closed and the worker threads have finished."""
     try:
-        app()
-        code: object = 0
+        code: object = _run()
     except SystemExit as exc:
         code = exc.code
     if code is None:

@@ -117,6 +117,31 @@ def test_unreadable_input_exits_2_with_one_line(
 
 
 @pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["verify"], "Missing argument"),
+        (["verify", "--jobs", "x", "."], "'x' is not a valid"),
+        (["--bogus"], "No such option: --bogus"),
+        (["report", "--format", "xml", "."], "'xml' is not one of"),
+        (["verify", "a", "b"], "unexpected extra argument"),
+        (["nosuchcommand"], "No such command"),
+    ],
+)
+def test_command_line_errors_exit_2_with_one_line(args: list[str], says: str) -> None:
+    run = run_cli(*args)
+    assert run.code == 2, (run.out, run.err)
+    lines = run.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ocianalyze: usage: "), run.err
+    assert says in lines[0] and "--help" in lines[0]
+
+
+def test_no_arguments_prints_the_help() -> None:
+    run = run_cli()
+    assert run.code == 2
+    assert "verify" in run.out + run.err and "Traceback" not in run.err
+
+
+@pytest.mark.parametrize(
     "data",
     [b"", b"garbage" * 100, gzip.compress(b"x" * 1000)[:20]],
     ids=["empty", "garbage", "truncated-gzip"],
