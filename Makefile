@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEMO ?= sample_images/multi-platform
 
-.PHONY: demo test install samples bench lint fuzz clean
+.PHONY: demo test install samples bench lint fuzz sanitize clean
 
 # setup.py and the C file: the optional C header loop is built by the install
 $(VENV)/.installed: pyproject.toml setup.py ocianalyze/_tarscan.c
@@ -35,6 +35,26 @@ samples: install
 
 bench: install
 	$(PY) benchmarks/bench.py
+
+# The C header loop under AddressSanitizer and UBSan: an instrumented build in a copy of the
+# package and its tests, run from there, through the test suite (less the RSS bound, which
+# ASan's shadow memory breaks, and the interop tests). --capture=sys: ASan reports on fd 2,
+# which pytest's default capture would swallow when the process aborts.
+SAN := build/sanitize
+sanitize: install
+	rm -rf $(SAN) && mkdir -p $(SAN)
+	cp -r ocianalyze tests sample_images pyproject.toml README.md $(SAN)/
+	rm -f $(SAN)/ocianalyze/*.so
+	$(CC) -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fPIC -shared \
+	  -I"$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["include"])')" \
+	  ocianalyze/_tarscan.c \
+	  -o $(SAN)/ocianalyze/_tarscan$$($(PY) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
+	cd $(SAN) && PYTHONPATH=. ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1 \
+	  LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+	  $(abspath $(PY)) -c 'import ocianalyze._tarscan as t; print("sanitized build:", t.__file__)' && \
+	  PYTHONPATH=. ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1 \
+	  LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+	  $(abspath $(PY)) -m pytest -q --capture=sys -p no:cacheprovider tests -k "not four_gib and not interop"
 
 FUZZ_RUNS ?= 20000
 
