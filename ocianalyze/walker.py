@@ -1,6 +1,6 @@
 """The streaming scanner: the one place where blob bytes are read.
 
-One pass over a blob, in 64 KiB chunks: hash the stored bytes, sniff the compression from the
+One pass over a blob, in 256 KiB chunks: hash the stored bytes, sniff the compression from the
 first bytes, decompress, hash the tar stream (the diff_id) and walk its headers. Nothing is
 buffered beyond one chunk and one capped decoder output, whatever the blob's size.
 """
