@@ -29,6 +29,8 @@ BLOCK = 512
 _FIELDS = struct.Struct("100s8s8s8s12x12s8xx100s6s82x155s")
 DISK_BLOCK = 4096
 MAX_SPECIAL = 1 << 20  # PAX and GNU long-name records larger than this are refused (as Go does)
+_INT64 = 1 << 63
+_C_MAX_SKIP = 1 << 62  # the C loop takes the bytes left to skip as a C long long
 _HEADER_ONLY = frozenset(b"123456")
 _DIR = ord("5")  # hardlink, symlink, char, block, dir, fifo: no data
 _REGULAR = frozenset(b"07S") | {0}
@@ -207,8 +209,10 @@ class TarWalker:
         view = chunk if isinstance(chunk, bytes) else bytes(chunk)
         pos, n = 0, len(view)
         while pos < n:
-            if self._c is not None and not (
-                self._pending or self._special or self._overrides or self._zero_blocks
+            if (
+                self._c is not None
+                and self._skip < _C_MAX_SKIP
+                and not (self._pending or self._special or self._overrides or self._zero_blocks)
             ):
                 pos = self._walk_common(view, pos)
                 if pos >= n:
@@ -330,6 +334,10 @@ class TarWalker:
             raise TarError("not_a_tar", f"invalid number in tar header of {name!r}") from None
         if size < 0:
             raise TarError("not_a_tar", f"negative size in tar header of {name!r}")
+        if size >= _INT64 or not (-_INT64 <= uid < _INT64 and -_INT64 <= gid < _INT64):
+            # base-256 fields and PAX records can say more than 64 bits; Go's reader (Docker,
+            # containerd) refuses such headers, and no stream could hold such a file
+            raise TarError("not_a_tar", f"number out of range in tar header of {name!r}")
         kind = _TYPES.get(typeflag, "file" if typeflag in _REGULAR else "other")
         if typeflag == _DIR or (kind == "file" and name.endswith("/")):
             kind = "dir"

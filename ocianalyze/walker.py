@@ -87,19 +87,25 @@ class _ThreadedSink(_TarSink):
     def __init__(self, opts: ScanOptions, hash_tar: bool = True) -> None:
         super().__init__(opts, hash_tar)
         self._queue: queue.Queue[tuple[Any, bytes] | None] = queue.Queue(maxsize=8)
+        self._error: BaseException | None = None
         self._sent = 0  # chunks handed over to be hashed (written by the reading thread only)
         self._done = 0  # of those, hashed (written by this thread only)
         self._thread = threading.Thread(target=self._run, name="tar-sink", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while (item := self._queue.get()) is not None:
-            hasher, data = item
-            if hasher is None:
-                super().take(data)
-            else:
-                hasher.update(data)
-                self._done += 1
+        try:
+            while (item := self._queue.get()) is not None:
+                hasher, data = item
+                if hasher is None:
+                    super().take(data)
+                else:
+                    hasher.update(data)
+                    self._done += 1
+        except BaseException as exc:  # a bug: hand it to the reading thread, at close()
+            self._error = exc
+            while self._queue.get() is not None:  # and keep the reader from blocking on put
+                pass
 
     def take(self, piece: bytes) -> None:
         self._queue.put((None, piece))
@@ -122,6 +128,9 @@ class _ThreadedSink(_TarSink):
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
 
 
 class _Layer:

@@ -234,3 +234,45 @@ def test_property_damaged_stream_is_typed(name: str, cut: float, flips: list[flo
         verify(export)
     except OciError:
         pass
+
+
+def _pax_header(records: dict[str, str]) -> bytes:
+    """A PAX extended header block with its records, built by hand (tarfile refuses these)."""
+    body = b""
+    for key, value in records.items():
+        line = f" {key}={value}\n".encode()
+        n = len(line) + 1
+        while len(str(n)) + len(line) != n:
+            n += 1
+        body += str(n).encode() + line
+    info = tarfile.TarInfo("PaxHeaders/x")
+    info.type, info.size = tarfile.XHDTYPE, len(body)
+    return info.tobuf(tarfile.USTAR_FORMAT) + body + b"\0" * (-len(body) % 512)
+
+
+def _base256_size(size: int) -> bytes:
+    """A regular file header whose size field holds ``size`` in GNU base-256."""
+    block = bytearray(tarfile.TarInfo("big").tobuf(tarfile.GNU_FORMAT))
+    block[124:136] = bytes([0x80]) + size.to_bytes(11, "big")
+    block[148:156] = b" " * 8
+    block[148:156] = b"%06o\0 " % sum(block)
+    return bytes(block)
+
+
+NUMBERS_TOO_LARGE = {
+    "base-256 size": _base256_size(2**70) + b"\0" * 2048,
+    "PAX size": _pax_header({"size": str(2**64)}) + tar_bytes([_info("f")]),
+    "PAX uid": _pax_header({"uid": str(2**70)}) + tar_bytes([_info("f")]),
+}
+
+
+@pytest.mark.parametrize("command", ["verify", "report"])
+@pytest.mark.parametrize("layer", list(NUMBERS_TOO_LARGE.values()), ids=list(NUMBERS_TOO_LARGE))
+def test_numbers_past_64_bits_are_not_a_tar(layer: bytes, command: str, tmp_path: Path) -> None:
+    """As Go's reader: a header number past int64 is invalid, found, never a crash."""
+    build_layout(tmp_path / "l", [gzip.compress(layer)])
+    run = run_cli(command, "--format", "json", str(tmp_path / "l"))
+    assert run.code == 1, run.err
+    assert "Traceback" not in run.err and "internal error" not in run.err
+    kinds = {p["kind"] for p in run.json()["problems"]}
+    assert kinds == {"not_a_tar"}, kinds

@@ -8,6 +8,7 @@ import io
 import os
 import random
 import tarfile
+import threading
 import zlib
 
 import pytest
@@ -241,3 +242,26 @@ def test_unpadded_last_entry_is_a_missing_end_not_a_truncation() -> None:
     assert result.tar is not None and (result.tar.files, result.tar.file_bytes) == (2, 706)
     short = scan(io.BytesIO(raw[: 512 + 1024 + 512 + 5]), layer=True)
     assert {k for k, _ in short.findings} == {Kind.TRUNCATED}
+
+
+def test_a_failure_on_the_second_thread_reaches_the_caller_without_a_hang() -> None:
+    """The walking thread stops on a bug; the reading thread must neither block on the full
+    queue nor finish as if nothing happened."""
+    big = make_tar([(f"f{i}", os.urandom(1 << 20)) for i in range(24)])  # > the queue's 8 MiB
+
+    def boom(entry: object) -> None:
+        raise RuntimeError("visitor failed")
+
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            scan(io.BytesIO(big), layer=True, opts=ScanOptions(split=True, on_entry=boom))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive(), "scan hung after its second thread failed"
+    assert [type(e) for e in outcome] == [RuntimeError]

@@ -209,3 +209,20 @@ def test_files_needs_a_choice_among_several_images() -> None:
         "files", "--image", "linux/arm64/v8", "--layer", "1", str(SAMPLES / "multi-platform")
     )
     assert ok.code == 0 and ok.out
+
+
+def test_a_batch_is_listed_as_entries_one_by_one() -> None:
+    entries = [
+        TarEntry("a", "file", 5, 0o644, 1, 2, 3.5, "", "a"),
+        TarEntry("l", "symlink", 0, 0o777, 0, 0, 4, "a", "l"),
+        TarEntry("h", "hardlink", 0, 0o644, 0, 0, 5, "a", "h"),
+        TarEntry("d", "dir", 0, 0o755, 0, 0, 6, "", "d/"),
+        TarEntry("w", "weird", 0, 0o600, 0, 0, 7, "", "w"),
+    ]
+    one, batch = EntryTable(), EntryTable()
+    batch.add_all(entries[:2])
+    batch.add_all(entries[2:])
+    for e in entries:
+        one.add(e)
+    assert [one.entry(i) for i in range(len(one))] == [batch.entry(i) for i in range(len(batch))]
+    assert batch.links == {1: "a", 2: "a"} and batch.kind(4) == "other"
