@@ -388,61 +388,49 @@ def oci(key: str, label: str, *args: str | Path) -> Contender:
     return Contender(key, label, [*OCI, *map(str, args)], ocianalyze=True)
 
 
-def groups(root: Path) -> list[Group]:
-    gz, zst, four = root / "gzip", root / "zstd", root / "gzip4"
-    gz_blob = shlex.quote(str(layer_blobs(gz)[0]))
-    zst_blob = shlex.quote(str(layer_blobs(zst)[0]))
-    big = bundle(root)
+def layer_group(
+    kind: str, layout: Path, fast_tool: str, vs_coreutils: float, vs_best: float
+) -> Group:
+    """The layout's one layer against `sha256sum; <kind> -dc | sha256sum` and against openssl
+    with the fastest decompressor (`fast_tool`)."""
+    blob = shlex.quote(str(layer_blobs(layout)[0]))
     pipe = "{} {b}; {} -dc {b} | {}"
+    return Group(
+        kind,
+        [
+            oci(f"oci-{kind}", f"verify, 1 {kind} layer", layout),
+            shell_contender(
+                f"coreutils-{kind}",
+                f"sha256sum + {kind} -dc | sha256sum",
+                pipe.format("sha256sum", kind, "sha256sum", b=blob),
+                kind,
+                "sha256sum",
+            ),
+            shell_contender(
+                f"openssl-{kind}",
+                f"openssl + {fast_tool} -dc | openssl",
+                pipe.format("openssl dgst -sha256", fast_tool, "openssl dgst -sha256", b=blob),
+                "openssl",
+                fast_tool,
+            ),
+        ],
+        [
+            Comparison(
+                f"{kind} layer vs coreutils", f"oci-{kind}", f"coreutils-{kind}", vs_coreutils
+            ),
+            Comparison(
+                f"{kind} layer vs {fast_tool}+openssl", f"oci-{kind}", f"openssl-{kind}", vs_best
+            ),
+        ],
+    )
+
+
+def groups(root: Path) -> list[Group]:
+    four = root / "gzip4"
+    big = bundle(root)
     return [
-        Group(
-            "gzip",
-            [
-                oci("oci-gzip", "verify, 1 gzip layer", gz),
-                shell_contender(
-                    "coreutils-gzip",
-                    "sha256sum + gzip -dc | sha256sum",
-                    pipe.format("sha256sum", "gzip", "sha256sum", b=gz_blob),
-                    "gzip",
-                    "sha256sum",
-                ),
-                shell_contender(
-                    "openssl-gzip",
-                    "openssl + pigz -dc | openssl",
-                    pipe.format("openssl dgst -sha256", "pigz", "openssl dgst -sha256", b=gz_blob),
-                    "openssl",
-                    "pigz",
-                ),
-            ],
-            [
-                Comparison("gzip layer vs coreutils", "oci-gzip", "coreutils-gzip", 3.0),
-                Comparison("gzip layer vs pigz+openssl", "oci-gzip", "openssl-gzip", 1.8),
-            ],
-        ),
-        Group(
-            "zstd",
-            [
-                oci("oci-zstd", "verify, 1 zstd layer", zst),
-                shell_contender(
-                    "coreutils-zstd",
-                    "sha256sum + zstd -dc | sha256sum",
-                    pipe.format("sha256sum", "zstd", "sha256sum", b=zst_blob),
-                    "zstd",
-                    "sha256sum",
-                ),
-                shell_contender(
-                    "openssl-zstd",
-                    "openssl + zstd -dc | openssl",
-                    pipe.format("openssl dgst -sha256", "zstd", "openssl dgst -sha256", b=zst_blob),
-                    "openssl",
-                    "zstd",
-                ),
-            ],
-            [
-                Comparison("zstd layer vs coreutils", "oci-zstd", "coreutils-zstd", 2.0),
-                Comparison("zstd layer vs zstd+openssl", "oci-zstd", "openssl-zstd", 1.3),
-            ],
-        ),
+        layer_group("gzip", root / "gzip", "pigz", 3.0, 1.8),
+        layer_group("zstd", root / "zstd", "zstd", 2.0, 1.3),
         Group(
             "jobs",
             [
