@@ -336,6 +336,7 @@ class Contender:
     ocianalyze: bool = False
     times: list[float] = field(default_factory=list)
     rss_kib: list[int] = field(default_factory=list)
+    faults: list[int] = field(default_factory=list)  # minor page faults (ocianalyze runs)
     cpu: list[float] = field(default_factory=list)  # CPU seconds of the run's processes
     others: list[float] = field(default_factory=list)  # cores busy with other work meanwhile
     errors: list[str] = field(default_factory=list)
@@ -479,6 +480,7 @@ def run_ocianalyze(c: Contender) -> None:
         proc.returncode = os.waitstatus_to_exitcode(status)
         c.times.append(elapsed)
         c.rss_kib.append(usage.ru_maxrss)
+        c.faults.append(usage.ru_minflt)
         if proc.returncode != 0:
             out.seek(0)
             tail = out.read()[-2000:].decode(errors="replace")
@@ -523,7 +525,7 @@ def measure(group: Group, rounds: int) -> None:
     runnable = [c for c in group.contenders if c.cmd is not None]
     for c in runnable:  # untimed warm-up: page cache, .pyc files; also checks it works
         run(c)
-        for runs in (c.times, c.rss_kib, c.cpu, c.others):
+        for runs in (c.times, c.rss_kib, c.faults, c.cpu, c.others):
             runs.clear()
     for r in range(rounds):
         for c in runnable:
@@ -710,7 +712,7 @@ def print_table(rows: list[Row], all_groups: list[Group]) -> None:
             print(f"note: {r.name}: {r.note}")
     print(
         "\nper run: wall s | CPU s of its processes | cores busy with other work meanwhile"
-        " | peak RSS MiB"
+        " | peak RSS MiB | minor page faults"
     )
     for g in all_groups:
         for c in g.contenders:
@@ -724,6 +726,7 @@ def print_table(rows: list[Row], all_groups: list[Group]) -> None:
             ]
             if c.ocianalyze:
                 cols.append(" ".join(f"{k / 1024:.1f}" for k in c.rss_kib))
+                cols.append(" ".join(str(n) for n in c.faults))
             print(f"  {c.label}: {' | '.join(cols)}")
 
 
@@ -796,6 +799,7 @@ def main() -> int:
                     "skipped": c.skip_reason,
                     "times": c.times,
                     "rss_kib": c.rss_kib,
+                    "minor_faults": c.faults,
                     "cpu": c.cpu,
                     "other_cores": c.others,
                     "errors": c.errors,
