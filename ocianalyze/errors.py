@@ -68,6 +68,11 @@ class Kind(str, enum.Enum):
     BLOB_OUTSIDE_EXPORT = "blob_outside_export"
     FOREIGN_LAYER_ABSENT = "foreign_layer_absent"
     PLATFORM_ABSENT = "platform_absent"
+    UNREADABLE_BLOB = "unreadable_blob"
+    UNSUPPORTED_COMPRESSION = "unsupported_compression"
+    INDEX_DISAGREEMENT = "index_disagreement"
+    BAD_HARDLINK = "bad_hardlink"
+    BAD_TIME = "bad_time"
 
 
 class Severity(str, enum.Enum):
@@ -91,6 +96,9 @@ WARNING_KINDS = frozenset(
         Kind.FOREIGN_LAYER_ABSENT,
         Kind.PLATFORM_ABSENT,
         Kind.UNVERIFIABLE_DIGEST,
+        Kind.INDEX_DISAGREEMENT,
+        Kind.BAD_HARDLINK,
+        Kind.BAD_TIME,
     }
 )
 
