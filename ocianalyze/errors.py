@@ -40,6 +40,17 @@ class TruncatedInput(OciError):
     """The input ended in the middle of an archive."""
 
 
+class Unreadable(OciError):
+    """The file system refused a read (permission denied, a symlink loop, an I/O error).
+
+    ``problem`` is the OS error's text (``os.strerror(errno)``); ``errno`` is kept for callers
+    that tell a missing file from an unreadable one."""
+
+    def __init__(self, where: str, problem: str, errno: int | None = None) -> None:
+        super().__init__(where, problem)
+        self.errno = errno
+
+
 class Kind(str, enum.Enum):
     """Every kind of problem a scan can report. The value is the stable JSON name."""
 
