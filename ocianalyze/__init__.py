@@ -4,8 +4,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .sources import Export, ExportFormat, open_export
-from .verify import Options, Verification, verify
+from .sources import Export, ExportFormat
+from .verify import Options, Verification, open_export, verify
 
 __all__ = [
     "Export",

@@ -23,6 +23,8 @@ from . import __version__
 from .errors import OciError, Severity
 from .sources import Export, open_export
 from .verify import Options, Verification, verify
+from .verify import inspect as inspect_export
+from .verify import open_export as open_for_verify
 from .walker import DEFAULT_MAX_UNCOMPRESSED, ScanOptions
 
 EXIT_OK, EXIT_FAILED, EXIT_UNREADABLE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -164,7 +166,7 @@ def _verify(
     )
     opts = Options(jobs=threads, fast=fast, scan=scan)
     with _progress(quiet, None) as bar:
-        export = open_export(path, scan_stream=True, opts=opts.scan, progress=bar.update)
+        export = open_for_verify(path, scan_stream=True, opts=opts.scan, progress=bar.update)
         bar.reset(total=_blob_bytes(export))
         return verify(export, opts, progress=bar.update)
 
@@ -189,7 +191,7 @@ def inspect(
         from .report import json as json_report
         from .report import text as text_report
 
-        export = open_export(path)
+        export = inspect_export(open_export(path))
         if fmt is Format.JSON:
             _emit(json_report.render(json_report.inspect_doc(export)))
         else:
@@ -310,7 +312,7 @@ def files(
         if layer is not None and merged:
             _fail(path, "--layer and --merged exclude each other", EXIT_UNREADABLE)
         scan = ScanOptions(max_uncompressed=limit, collect_entries=True)
-        export = open_export(path, scan_stream=True, opts=scan)
+        export = open_for_verify(path, scan_stream=True, opts=scan)
         chosen = choose_image(export, image)
         try:
             entries = image_files(export, chosen, layer, Options(jobs=_jobs(0), scan=scan))

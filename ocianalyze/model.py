@@ -17,6 +17,10 @@ from .digest import Digest
 from .errors import BadManifest, Problem
 
 MAX_METADATA_BYTES = 16 << 20  # manifests, indexes and configs larger than this are refused
+# JSON arrays and objects per document: a 16 MiB document of "[]," would become 5.6 million
+# lists (over 300 MB of Python objects). An index listing 65,536 manifests with a platform and
+# annotations each holds about 200,000.
+MAX_JSON_CONTAINERS = 400_000
 Annotations = tuple[tuple[str, str], ...]
 
 
@@ -43,6 +47,17 @@ class Platform:
 
 @dataclass(frozen=True, slots=True)
 class Descriptor:
+    """An OCI content descriptor (image-spec descriptor.md): what a blob must be.
+
+    ``size`` in bytes. Two facts that some formats add, as data rather than format tests:
+    ``digest_is_diff_id``: the blob was named by its diff_id (a layer of a legacy ``docker
+    save``, which holds no manifest): stored uncompressed, its sha256 is ``digest``;
+    ``compression_declared``: False when no media type was ever written for the blob (legacy
+    saves): compression is sniffed, as ``docker load`` does, and no mismatch is reported.
+    ``foreign``: for a legacy save's layer that ``LayerSources`` describes, the distribution
+    descriptor Docker keeps for it (information only: the stored tar is what is checked).
+    """
+
     media_type: str
     digest: Digest
     size: int
@@ -50,6 +65,9 @@ class Descriptor:
     annotations: Annotations = ()
     urls: tuple[str, ...] = ()
     artifact_type: str | None = None
+    digest_is_diff_id: bool = False
+    compression_declared: bool = True
+    foreign: Descriptor | None = None
 
     def annotation(self, key: str) -> str | None:
         return next((v for k, v in self.annotations if k == key), None)
@@ -93,8 +111,11 @@ class ImageConfig:
     docker_version: str | None = None
 
     @property
-    def platform(self) -> Platform:
-        return Platform(self.os, self.architecture, self.variant)
+    def platform(self) -> Platform | None:
+        """None when the config names no os or architecture (as cosign's configs)."""
+        if not self.os or not self.architecture:
+            return None
+        return Platform(self.os, self.architecture, self.variant or None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,14 +170,34 @@ class ExportModel:
 # --- parsing -------------------------------------------------------------------------------
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def load_json(data: bytes, where: str) -> Any:
+    """Parse one JSON document as Go's encoding/json (docker, containerd) would.
+
+    UTF-8 only: a byte-order mark, UTF-16 and the tokens NaN/Infinity are refused (Python's
+    json module accepts all three). Invalid UTF-8 inside strings becomes U+FFFD, as in Go.
+    Bounded by what the document becomes, not only by its bytes: at most
+    MAX_METADATA_BYTES bytes and MAX_JSON_CONTAINERS arrays and objects (counted over the bytes
+    before parsing, so brackets inside strings count too: the bound errs on the safe side).
+    Raises BadManifest.
+    """
     if len(data) > MAX_METADATA_BYTES:
         raise BadManifest(where, f"JSON document too large ({len(data)} bytes)")
+    if data.startswith(b"\xef\xbb\xbf"):
+        raise BadManifest(where, "invalid JSON: starts with a byte-order mark")
+    containers = data.count(b"[") + data.count(b"{")
+    if containers > MAX_JSON_CONTAINERS:
+        raise BadManifest(
+            where, f"JSON document holds over {MAX_JSON_CONTAINERS} arrays and objects"
+        )
     try:
-        return json.loads(data)
+        return json.loads(data.decode("utf-8", "replace"), parse_constant=_no_constant)
     except RecursionError:
         raise BadManifest(where, "JSON nested too deeply") from None
-    except (UnicodeDecodeError, ValueError) as exc:
+    except ValueError as exc:
         raise BadManifest(where, f"invalid JSON: {exc}") from None
 
 
@@ -191,15 +232,18 @@ def _str_list(value: Any, where: str, key: str) -> tuple[str, ...] | None:
 
 
 def parse_platform(value: Any, where: str) -> Platform | None:
+    """A platform object; None when absent or when ``os`` or ``architecture`` is empty (cosign
+    writes "" for both in its attestation configs: that names no platform)."""
     if value is None:
         return None
     obj = _obj(value, where, "platform")
-    return Platform(
+    platform = Platform(
         os=_str(obj, "os", where) or "",
         architecture=_str(obj, "architecture", where) or "",
-        variant=_str(obj, "variant", where, required=False),
+        variant=_str(obj, "variant", where, required=False) or None,
         os_version=_str(obj, "os.version", where, required=False),
     )
+    return platform if platform.os and platform.architecture else None
 
 
 def parse_descriptor(value: Any, where: str) -> Descriptor:
@@ -296,21 +340,28 @@ def parse_config(value: Any, where: str) -> ImageConfig:
     )
 
 
-def classify(
-    descriptor: Descriptor | None, manifest: Manifest | None, refs: tuple[str, ...]
-) -> ManifestKind:
-    """Tell platform images from attestations, cosign signatures and other OCI artifacts."""
-    if descriptor and descriptor.annotation("vnd.docker.reference.type") == "attestation-manifest":
-        return ManifestKind.ATTESTATION
+SIMPLE_SIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
+DSSE = "application/vnd.dsse.envelope.v1+json"
+ATTESTATION_LAYERS = frozenset({mt.IN_TOTO, DSSE})
+
+
+def classify(manifest: Manifest | None) -> ManifestKind:
+    """Tell runnable images from attestations, cosign signatures and other OCI artifacts, from
+    the manifest's structure alone: layer media types, config media type, ``artifactType``.
+
+    Never from annotations or ref names (``vnd.docker.reference.type``, a ``sha256-….sig``
+    tag): those are unauthenticated labels anyone can add, and the kind only decides how an
+    image is shown, never which checks its blobs get. A legacy save (no manifest) is an image.
+    """
     if manifest is None:
         return ManifestKind.IMAGE
-    if any(r.startswith("sha256-") and r.endswith(".sig") for r in refs) or any(
-        layer.media_type == "application/vnd.dev.cosign.simplesigning.v1+json"
-        for layer in manifest.layers
-    ):
+    layer_types = {layer.media_type for layer in manifest.layers}
+    if SIMPLE_SIGNING in layer_types:
         return ManifestKind.SIGNATURE
-    if manifest.layers and all(layer.media_type == mt.IN_TOTO for layer in manifest.layers):
+    if layer_types and layer_types <= ATTESTATION_LAYERS:
         return ManifestKind.ATTESTATION
     if manifest.artifact_type or manifest.config.media_type not in mt.CONFIG_TYPES:
+        return ManifestKind.ARTIFACT
+    if layer_types and not any(mt.is_layer(t) for t in layer_types):
         return ManifestKind.ARTIFACT
     return ManifestKind.IMAGE

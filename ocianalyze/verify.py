@@ -1,38 +1,64 @@
-"""Verification: scan every blob the export references exactly once, then check each use of it.
+"""Verification: decide what to scan, scan every referenced blob exactly once, apply the rules.
 
-Blobs are independent, so they are scanned in parallel threads (hashlib and the decompressors
-release the GIL). Problems are collected, never raised: one bad blob does not hide the others.
+This module alone decides how a blob is read (as a layer, sniffed, or only hashed); the
+walker reads the bytes and ``checks`` judges them. Blobs are independent, so they are scanned in
+parallel threads (hashlib and the decompressors release the GIL). Problems are collected, never
+raised: one bad blob does not hide the others. A one-pass stream is scanned member by member
+as it passes (``MemberScanner``), with the same walker and, afterwards, the same rules.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
+from . import checks
 from . import mediatypes as mt
 from .compression import Readable
 from .digest import Digest
-from .errors import Kind, OciError, Problem, Severity, UnsafePath
+from .errors import Kind, OciError, Problem, Severity, Unreadable, UnsafePath
 from .model import Descriptor, Image, ManifestKind
+from .sources import open_export as _open_source
 from .sources.base import Export
+from .sources.tarball import KEEP_JSON, MemberReader, json_like
 from .walker import BlobScan, ScanOptions, scan
 
 
 @dataclass(frozen=True, slots=True)
 class Options:
+    """``jobs``: blobs read in parallel threads. ``fast``: stored digests and sizes only,
+    like ``crane validate --fast``. ``scan``: options handed to the walker."""
+
     jobs: int = 1
-    fast: bool = False  # stored digests and sizes only, like `crane validate --fast`
+    fast: bool = False
     scan: ScanOptions = ScanOptions()
+
+
+class Read(enum.Enum):
+    """How one blob is read: as a layer (inflate, hash the tar, walk it), sniffed (a layer if
+    it is compressed or a tar), or only hashed."""
+
+    LAYER = "layer"
+    SNIFF = "sniff"
+    HASH = "hash"
+
+
+_WALKER_MODE: dict[Read, bool | None] = {Read.LAYER: True, Read.SNIFF: None, Read.HASH: False}
 
 
 @dataclass(frozen=True)
 class Verification:
+    """The outcome of one verification. ``scans``: every referenced blob that was read, by
+    digest; ``unreferenced``: members of a one-pass stream that nothing names (not an error)."""
+
     export: Export
-    scans: dict[Digest, BlobScan]  # every referenced blob that was present
+    scans: dict[Digest, BlobScan]
     problems: tuple[Problem, ...]
+    unreferenced: tuple[str, ...] = ()
 
     def ok(self, strict: bool = False) -> bool:
         return not any(strict or p.severity is Severity.ERROR for p in self.problems)
@@ -55,23 +81,80 @@ class _Counting:
         return data
 
 
-_RANK = {False: 0, None: 1, True: 2}
+# --- one-pass streams --------------------------------------------------------------------------
+
+_ROOT_FILES = frozenset({"index.json", "manifest.json", "oci-layout", "repositories", "version"})
 
 
-def _blob_jobs(export: Export, images: tuple[Image, ...], fast: bool) -> dict[Digest, bool | None]:
-    """Every blob to read once, and how: True as a layer, False hash only, None sniff."""
-    jobs: dict[Digest, bool | None] = {}
+class MemberScanner:
+    """The member sink for a one-pass stream: scans every regular member as it passes.
+
+    A member is read as a layer unless it is one of the export's root files: which descriptor
+    names it (if any) is known only at the end of the stream, and a layer's checks must not
+    depend on what its bytes look like. Non-layer blobs scanned so lose nothing: their stored
+    digest and size are measured all the same, and the layer findings are used only for
+    descriptors that name a layer. Small JSON documents are kept for the model.
+    """
+
+    def __init__(self, opts: ScanOptions, progress: Callable[[int], None] | None = None) -> None:
+        self._opts = dataclasses.replace(opts, keep=KEEP_JSON)
+        self._progress = progress
+
+    def __call__(self, name: str, size: int, data: MemberReader) -> tuple[bytes | None, Any]:
+        algorithm = "sha512" if name.startswith("blobs/sha512/") else "sha256"
+        layer = not (self._opts.hash_only or name in _ROOT_FILES)
+        stream: Readable = _Counting(data, self._progress) if self._progress else data
+        result = scan(stream, algorithm, layer=layer, opts=self._opts)
+        content = result.content if json_like(result.content) else None
+        return content, dataclasses.replace(result, content=None)
+
+
+def open_export(
+    path: str,
+    *,
+    scan_stream: bool = False,
+    opts: ScanOptions = ScanOptions(),
+    progress: Callable[[int], None] | None = None,
+    stdin: BinaryIO | None = None,
+) -> Export:
+    """Open an export for verification: as ``sources.open_export``, and with ``scan_stream``
+    a one-pass input has each member scanned as it passes (needed to verify it later)."""
+    sink = MemberScanner(opts, progress) if scan_stream else None
+    return _open_source(path, sink=sink, stdin=stdin)
+
+
+def inspect(export: Export) -> Export:
+    """The export with every rule that needs no blob read applied: its model's problems are
+    then the same metadata problems ``verify`` reports (inspect and verify agree)."""
+    found = [*export.model.problems, *checks.metadata_problems(export, export.model.images, True)]
+    model = dataclasses.replace(export.model, problems=tuple(checks.dedupe(found)))
+    return dataclasses.replace(export, model=model)
+
+
+# --- planning and scanning ---------------------------------------------------------------------
+
+
+def plan(export: Export, images: tuple[Image, ...], fast: bool) -> dict[Digest, Read]:
+    """Every blob to read once, and how. Decided from descriptors alone: a known layer media
+    type, or a layer named by its diff_id, is read as a layer; an unknown media type in a
+    runnable image is sniffed; anything else is hashed. Metadata blobs were read (and
+    recorded) while loading; blobs we cannot hash, or that are absent, are not read."""
+    jobs: dict[Digest, Read] = {}
+    rank = {Read.HASH: 0, Read.SNIFF: 1, Read.LAYER: 2}
     for image in images:
-        for layer in image.layers:
-            how: bool | None = False
-            if image.kind is ManifestKind.IMAGE and not fast:
-                known = mt.is_layer(layer.media_type) or export.layer_digests_from_config
-                how = True if known else None
-            if layer.digest not in jobs or _RANK[how] > _RANK[jobs[layer.digest]]:
-                jobs[layer.digest] = how
-        if image.config_descriptor.digest not in export.verified_metadata:
-            jobs.setdefault(image.config_descriptor.digest, False)
+        for desc in (image.config_descriptor, *image.layers):
+            if desc.digest in export.observed or not desc.digest.hashable:
+                continue
+            how = Read.HASH if fast or desc is image.config_descriptor else _layer_read(image, desc)
+            if desc.digest not in jobs or rank[how] > rank[jobs[desc.digest]]:
+                jobs[desc.digest] = how
     return jobs
+
+
+def _layer_read(image: Image, desc: Descriptor) -> Read:
+    if mt.is_layer(desc.media_type) or desc.digest_is_diff_id:
+        return Read.LAYER
+    return Read.SNIFF if image.kind is ManifestKind.IMAGE else Read.HASH
 
 
 def verify(
@@ -82,55 +165,122 @@ def verify(
 ) -> Verification:
     """Verify ``images`` (default: every image and every absent manifest of the export)."""
     chosen = export.model.images if images is None else images
-    jobs = _blob_jobs(export, chosen, opts.fast)
-    problems = list(export.model.problems)
-    scans: dict[Digest, BlobScan] = {}
+    jobs = plan(export, chosen, opts.fast)
+    problems = [*export.model.problems, *checks.metadata_problems(export, chosen, images is None)]
     # More threads than layers to read: give each layer a second thread of its own.
-    layers = sum(1 for how in jobs.values() if how is not False)
+    layers = sum(1 for how in jobs.values() if how is not Read.HASH)
     opts = dataclasses.replace(opts, scan=dataclasses.replace(opts.scan, split=opts.jobs > layers))
+    scans: dict[Digest, BlobScan] = {}
 
-    def run(item: tuple[Digest, bool | None]) -> tuple[Digest, BlobScan | None, Problem | None]:
+    def run(item: tuple[Digest, Read]) -> tuple[Digest, BlobScan | None, Problem | None]:
         return _scan_job(export, item, opts, progress)
 
-    for digest, result, problem in _map(run, _largest_first(export, jobs), opts.jobs):
+    for digest, result, problem in _map(run, _largest_first(chosen, jobs), opts.jobs):
         if result is not None:
             scans[digest] = result
         if problem is not None:
             problems.append(problem)
-    problems += _check_uses(export, chosen, scans, opts, absent=images is None)
-    return Verification(export, scans, tuple(_dedupe(problems)))
+    for image in chosen:
+        problems += _scan_rules(image, scans, jobs, opts.fast)
+    return Verification(export, scans, tuple(checks.dedupe(problems)), _unreferenced(export))
+
+
+def _scan_rules(
+    image: Image, scans: dict[Digest, BlobScan], jobs: dict[Digest, Read], fast: bool
+) -> list[Problem]:
+    where = image.name
+    out: list[Problem] = []
+    config = scans.get(image.config_descriptor.digest)
+    if config is not None:
+        out += checks.scanned_blob_problems(image.config_descriptor, config, where)
+    diff_ids = image.config.diff_ids if image.config else ()
+    for i, desc in enumerate(image.layers):
+        result = scans.get(desc.digest)
+        if result is None:
+            continue
+        out += checks.scanned_blob_problems(desc, result, where)
+        if fast:
+            out += checks.fast_layer_problems(desc, result, where)
+        elif _read_as_layer(jobs.get(desc.digest), result):
+            diff_id = diff_ids[i] if i < len(diff_ids) else None
+            out += checks.layer_problems(desc, result, diff_id, where)
+    return out
+
+
+def _read_as_layer(how: Read | None, result: BlobScan) -> bool:
+    if how is Read.LAYER:
+        return True
+    return how is Read.SNIFF and (
+        result.tar is not None or result.compression is not mt.Compression.NONE
+    )
 
 
 def _scan_job(
-    export: Export,
-    item: tuple[Digest, bool | None],
-    opts: Options,
-    progress: Callable[[int], None] | None,
+    export: Export, item: tuple[Digest, Read], opts: Options, progress: Callable[[int], None] | None
 ) -> tuple[Digest, BlobScan | None, Problem | None]:
     """Scan one blob; a failure to read it becomes a problem, never an exception."""
-    digest, as_layer = item
+    digest, how = item
+    name = export.locations.get(digest, digest.blob_path)
+    where = f"{export.path}: {name}"
     try:
-        return digest, _scan_one(export, digest, as_layer, opts, progress), None
+        return digest, _scan_one(export, name, digest, how, opts, progress), None
     except UnsafePath as exc:
         problem = Problem(Kind.BLOB_OUTSIDE_EXPORT, str(digest), exc.where, exc.problem)
+    except Unreadable as exc:
+        problem = Problem(Kind.UNREADABLE_BLOB, str(digest), where, exc.problem)
     except OciError as exc:
         problem = Problem(Kind.BAD_METADATA, str(digest), exc.where, exc.problem)
     except OSError as exc:
-        where = f"{export.path}: {export.locations.get(digest, digest)}"
-        problem = Problem(Kind.MISSING_BLOB, str(digest), where, str(exc))
+        problem = Problem(Kind.UNREADABLE_BLOB, str(digest), where, exc.strerror or str(exc))
     return digest, None, problem
 
 
+def _scan_one(
+    export: Export,
+    name: str,
+    digest: Digest,
+    how: Read,
+    opts: Options,
+    progress: Callable[[int], None] | None,
+) -> BlobScan | None:
+    storage = export.storage
+    if export.streamed:
+        member = storage.canonical(name)
+        result = export.streamed.get(member) if member else None
+        return result if isinstance(result, BlobScan) else None
+    if storage.size(name) is None:
+        return None
+    with storage.open(name) as raw:
+        stream: Readable = _Counting(raw, progress) if progress else raw
+        return scan(stream, digest.algorithm, layer=_WALKER_MODE[how], opts=opts.scan)
+
+
 def _largest_first(
-    export: Export, jobs: dict[Digest, bool | None]
-) -> list[tuple[Digest, bool | None]]:
-    sizes = {d.digest: d.size for img in export.model.images for d in img.layers}
+    images: tuple[Image, ...], jobs: dict[Digest, Read]
+) -> list[tuple[Digest, Read]]:
+    sizes = {d.digest: d.size for img in images for d in img.layers}
     return sorted(jobs.items(), key=lambda kv: -sizes.get(kv[0], 0))
 
 
+def _unreferenced(export: Export) -> tuple[str, ...]:
+    """Stream members that no descriptor and no root file names. Docker's legacy per-layer
+    ``json`` and ``VERSION`` files are part of the format, not strays."""
+    if not export.streamed:
+        return ()
+    named = {export.storage.canonical(n) for n in export.locations.values()}
+    named |= set(export.metadata_names)
+    return tuple(
+        sorted(
+            m
+            for m in export.streamed
+            if m not in named and m.rsplit("/", 1)[-1] not in ("json", "VERSION")
+        )
+    )
+
+
 def _map(
-    fn: Callable[[tuple[Digest, bool | None]], tuple[Digest, BlobScan | None, Problem | None]],
-    items: list[tuple[Digest, bool | None]],
+    fn: Callable[[tuple[Digest, Read]], tuple[Digest, BlobScan | None, Problem | None]],
+    items: list[tuple[Digest, Read]],
     jobs: int,
 ) -> Iterator[tuple[Digest, BlobScan | None, Problem | None]]:
     """``map(fn, items)`` on ``jobs`` threads, results in order. Not concurrent.futures: it
@@ -159,189 +309,3 @@ def _map(
         if not ok:
             raise value
         yield value
-
-
-def _scan_one(
-    export: Export,
-    digest: Digest,
-    as_layer: bool | None,
-    opts: Options,
-    progress: Callable[[int], None] | None,
-) -> BlobScan | None:
-    storage = export.storage
-    name = export.locations.get(digest, digest.blob_path)
-    pre = storage.prescanned(name)
-    if pre is not None:
-        return pre
-    if storage.size(name) is None:
-        return None
-    with storage.open(name) as raw:
-        stream: Readable = _Counting(raw, progress) if progress else raw
-        return scan(stream, digest.algorithm, layer=as_layer, opts=opts.scan)
-
-
-def _check_uses(
-    export: Export,
-    images: tuple[Image, ...],
-    scans: dict[Digest, BlobScan],
-    opts: Options,
-    absent: bool,
-) -> list[Problem]:
-    out: list[Problem] = []
-    if absent:
-        out += [_absent(a.descriptor, a.refs) for a in export.model.absent]
-    for image in images:
-        out += _check_image(export, image, scans, opts)
-    return out
-
-
-def _absent(desc: Descriptor, refs: tuple[str, ...]) -> Problem:
-    where = refs[0] if refs else ""
-    if desc.platform is not None:
-        return Problem(
-            Kind.PLATFORM_ABSENT,
-            str(desc.digest),
-            where,
-            f"platform {desc.platform} is listed but its manifest is not in the export",
-        )
-    return Problem(Kind.MISSING_BLOB, str(desc.digest), where, f"manifest {desc.digest} is absent")
-
-
-def _check_image(
-    export: Export, image: Image, scans: dict[Digest, BlobScan], opts: Options
-) -> list[Problem]:
-    where = image.name
-    present = [d for d in image.layers if d.digest in scans]
-    if image.layers and not present and image.config is None and image.platform:
-        return [
-            Problem(
-                Kind.PLATFORM_ABSENT,
-                str(image.config_descriptor.digest),
-                where,
-                f"platform {image.platform} has none of its blobs in the export",
-            )
-        ]
-    out: list[Problem] = []
-    config_scan = scans.get(image.config_descriptor.digest)
-    if config_scan is not None:
-        out += _check_blob(image.config_descriptor, config_scan, where, export)
-    diff_ids = image.config.diff_ids if image.config else ()
-    if image.config is not None and len(diff_ids) != len(image.layers):
-        out.append(
-            Problem(
-                Kind.DIFF_ID_COUNT,
-                str(image.config_descriptor.digest),
-                where,
-                f"{len(image.layers)} layers but {len(diff_ids)} diff_ids in the config",
-            )
-        )
-    out += _history_check(image, where)
-    for i, desc in enumerate(image.layers):
-        result = scans.get(desc.digest)
-        if result is None:
-            out.append(_missing_layer(desc, where))
-            continue
-        out += _check_blob(desc, result, where, export)
-        if opts.fast or image.kind is not ManifestKind.IMAGE:
-            continue
-        out += _check_layer(desc, result, diff_ids[i] if i < len(diff_ids) else None, where)
-    return out
-
-
-def _missing_layer(desc: Descriptor, where: str) -> Problem:
-    if desc.media_type in mt.FOREIGN_LAYER_TYPES or desc.urls:
-        return Problem(
-            Kind.FOREIGN_LAYER_ABSENT,
-            str(desc.digest),
-            where,
-            f"foreign layer {desc.digest} is not in the export (fetched from "
-            f"{desc.urls[0] if desc.urls else 'its registry'} at pull time)",
-        )
-    return Problem(Kind.MISSING_BLOB, str(desc.digest), where, f"blob {desc.digest} is absent")
-
-
-def _check_blob(desc: Descriptor, result: BlobScan, where: str, export: Export) -> list[Problem]:
-    d = str(desc.digest)
-    if result.size != desc.size:
-        return [
-            Problem(
-                Kind.SIZE_MISMATCH,
-                d,
-                where,
-                f"{d}: descriptor says {desc.size} bytes, blob has {result.size}",
-            )
-        ]
-    if result.digest.algorithm != desc.digest.algorithm:
-        return [
-            Problem(
-                Kind.UNVERIFIABLE_DIGEST,
-                d,
-                where,
-                f"{d}: hashed with {result.digest.algorithm} only",
-            )
-        ]
-    if result.digest != desc.digest and not export.layer_digests_from_config:
-        return [Problem(Kind.DIGEST_MISMATCH, d, where, f"expected {d}, got {result.digest}")]
-    return []
-
-
-def _check_layer(
-    desc: Descriptor, result: BlobScan, diff_id: Digest | None, where: str
-) -> list[Problem]:
-    d = str(desc.digest)
-    out = [Problem(kind, d, where, f"{d}: {msg}") for kind, msg in result.findings]
-    declared = mt.declared_compression(desc.media_type)
-    if declared is None and desc.media_type != mt.LEGACY_LAYER:
-        out.append(
-            Problem(
-                Kind.UNKNOWN_MEDIA_TYPE,
-                d,
-                where,
-                f"{d}: unknown layer media type {desc.media_type}",
-            )
-        )
-    elif declared is not None and declared is not result.compression:
-        out.append(
-            Problem(
-                Kind.MEDIA_TYPE_MISMATCH,
-                d,
-                where,
-                f"{d}: media type {desc.media_type} says {declared.value}, "
-                f"content is {result.compression.value}",
-            )
-        )
-    if diff_id is not None and result.diff_id is not None and result.diff_id != diff_id:
-        out.append(
-            Problem(
-                Kind.DIFF_ID_MISMATCH,
-                d,
-                where,
-                f"{d}: config diff_id {diff_id}, uncompressed content {result.diff_id}",
-            )
-        )
-    return out
-
-
-def _history_check(image: Image, where: str) -> list[Problem]:
-    if image.config is None or not image.config.history:
-        return []
-    built = sum(1 for h in image.config.history if not h.empty_layer)
-    if built == len(image.config.diff_ids):
-        return []
-    return [
-        Problem(
-            Kind.HISTORY_MISMATCH,
-            str(image.config_descriptor.digest),
-            where,
-            f"history has {built} layer entries but the config lists "
-            f"{len(image.config.diff_ids)} diff_ids",
-        )
-    ]
-
-
-def _dedupe(problems: Iterable[Problem]) -> Iterator[Problem]:
-    seen: set[tuple[Kind, str | None, str]] = set()
-    for p in problems:  # a blob used by several images is reported once
-        if (p.kind, p.digest, p.message) not in seen:
-            seen.add((p.kind, p.digest, p.message))
-            yield p

@@ -277,7 +277,7 @@ def _recomputed(export: Export, fact: LayerFacts) -> bool:
 
 
 def _total_size(v: Verification, facts: list[LayerFacts]) -> list[str]:
-    if v.export.layer_digests_from_config:
+    if any(d.digest_is_diff_id for i in v.export.model.images for d in i.layers):
         return ["-\tTotal Size: unknown (the export holds only uncompressed layers)"]
     total = sum(f.descriptor.size for f in facts)
     note = "(compressed transfer size, not on-disk size)"

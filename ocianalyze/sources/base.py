@@ -1,20 +1,21 @@
 """What every export format offers: named files (metadata and blobs) behind one protocol.
 
 A *storage* knows how to read names from a directory, a tar file, or a one-pass stream; a
-*layout* (OCI, docker save, skopeo dir) knows which names to read and builds the model.
+*layout* (OCI, docker save, skopeo dir) knows which names to read and builds the model. Neither
+decides what to check: they hand out bytes, and the verifier scans them.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from ..digest import Digest
-from ..errors import BadManifest, UnsafePath
+from ..errors import BadManifest, Unreadable, UnsafePath
 from ..model import MAX_METADATA_BYTES, ExportModel
-from ..walker import BlobScan
 
 
 class ExportFormat(str, enum.Enum):
@@ -28,29 +29,35 @@ class Storage(Protocol):
     where: str  # the path the user gave, for messages
 
     def size(self, name: str) -> int | None:
-        """The size of ``name``, or None when the export does not hold it."""
+        """The size of ``name`` in bytes, or None when the export does not hold it."""
 
     def open(self, name: str) -> BinaryIO:
         """A stream of ``name``'s bytes. Only for names whose ``size`` is not None."""
 
-    def prescanned(self, name: str) -> BlobScan | None:
-        """The scan of ``name`` made while a one-pass stream went by, if any."""
+    def canonical(self, name: str) -> str | None:
+        """The name ``name``'s data is stored under (links followed), None when absent."""
 
 
 def read_small(storage: Storage, name: str, limit: int = MAX_METADATA_BYTES) -> bytes | None:
-    """Read a metadata file whole; None when absent. Refuses files larger than ``limit``."""
+    """Read a metadata file whole; None when absent.
+
+    Raises BadManifest for files larger than ``limit`` bytes, Unreadable when the file system
+    refuses the read, UnsafePath for a name that leads outside the export."""
     size = storage.size(name)
     if size is None:
         return None
     if size > limit:
         raise BadManifest(f"{storage.where}: {name}", f"too large for metadata ({size} bytes)")
-    scanned = storage.prescanned(name)
-    if scanned is not None:
-        if scanned.content is None:
-            raise BadManifest(f"{storage.where}: {name}", "metadata was not kept from the stream")
-        return scanned.content
-    with storage.open(name) as f:
-        return f.read(limit + 1)
+    try:
+        with storage.open(name) as f:
+            data = f.read(limit + 1)
+    except OSError as exc:
+        raise Unreadable(f"{storage.where}: {name}", exc.strerror or str(exc), exc.errno) from None
+    if len(data) > limit:
+        raise BadManifest(
+            f"{storage.where}: {name}", f"too large for metadata (over {limit} bytes)"
+        )
+    return data
 
 
 class DirStorage:
@@ -61,7 +68,10 @@ class DirStorage:
         self.where = where
 
     def _path(self, name: str) -> Path:
-        path = (self.root / name).resolve()
+        try:
+            path = (self.root / name).resolve()
+        except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop, before 3.13
+            raise Unreadable(f"{self.where}: {name}", str(exc)) from None
         if path != self.root and self.root not in path.parents:
             raise UnsafePath(f"{self.where}: {name}", "resolves outside the export")
         return path
@@ -73,27 +83,40 @@ class DirStorage:
         except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as exc:
-            raise BadManifest(f"{self.where}: {name}", exc.strerror or str(exc)) from None
+            raise Unreadable(f"{self.where}: {name}", exc.strerror or str(exc), exc.errno) from None
         return st.st_size if path.is_file() else None
 
     def open(self, name: str) -> BinaryIO:
-        # O_NOFOLLOW is not needed: _path resolved every link and checked the target.
         return open(self._path(name), "rb", buffering=0)
 
-    def prescanned(self, name: str) -> BlobScan | None:
-        return None
+    def canonical(self, name: str) -> str | None:
+        return name if self.size(name) is not None else None
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What reading a metadata blob found: the digest of its bytes (by the algorithm of the
+    descriptor that named it) and its length in bytes."""
+
+    digest: Digest | None  # None: an algorithm we do not hash
+    size: int
 
 
 @dataclass(frozen=True)
 class Export:
-    """An opened export: its model, its storage, and where each referenced blob lives."""
+    """An opened export: its model, its storage, and where each referenced blob lives.
+
+    ``locations``: the storage name of each blob the model references. ``observed``: the
+    metadata blobs (indexes, manifests, configs) read while loading, by descriptor digest.
+    ``streamed``: for a one-pass stream, what the caller's member sink returned for each
+    member, by member name (this package never looks inside).
+    """
 
     path: str
     format: ExportFormat
     model: ExportModel
     storage: Storage
     locations: dict[Digest, str] = field(default_factory=dict)
-    # Metadata blobs (indexes, manifests, configs) verified while loading the model.
-    verified_metadata: frozenset[Digest] = frozenset()
-    # True when layer digests were taken from the config (legacy docker save holds no manifest).
-    layer_digests_from_config: bool = False
+    observed: Mapping[Digest, Observed] = field(default_factory=dict)
+    streamed: Mapping[str, Any] = field(default_factory=dict)
+    metadata_names: frozenset[str] = frozenset()  # root files read: index.json, manifest.json…

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from ..compression import DecompressingReader, Readable, sniff
-from ..errors import NotAnExport, OciError
+from ..compression import CorruptStream, DecompressingReader, Readable, sniff
+from ..errors import NotAnExport, TruncatedInput, Unreadable
 from ..mediatypes import Compression
-from ..walker import ScanOptions, looks_like_tar
 from .base import DirStorage, Export, ExportFormat, Storage
-from .docker_save import load_docker, read_docker_manifest, repo_tags
+from .docker_save import load_docker, read_docker_manifest
 from .loader import Loader
 from .oci_layout import load_oci
+from .outer_tar import BLOCK
 from .skopeo_dir import load_skopeo_dir
+from .tarball import MemberSink, StreamStorage, TarStorage, keep_metadata
 
 HEAD = 1024
+ROOT_NAMES = ("oci-layout", "index.json", "manifest.json", "version", "repositories")
+_UNSUPPORTED = {b"\xfd7zXZ\x00": "xz", b"BZh": "bzip2", b"\x04\x22\x4d\x18": "lz4"}
 
 
 class _Prefixed:
@@ -36,28 +38,59 @@ class _Prefixed:
         return self._rest.read(n)
 
 
-def open_export(
-    path: str,
-    *,
-    scan_stream: bool = False,
-    opts: ScanOptions = ScanOptions(),
-    progress: Callable[[int], None] | None = None,
-    stdin: BinaryIO | None = None,
-) -> Export:
-    """Open ``path`` (a directory, a tar file, a compressed tar file, or "-" for stdin).
+def _looks_like_tar(head: bytes) -> bool:
+    """A first block with a valid tar header checksum (the outer archive, not a layer)."""
+    if len(head) < BLOCK or not any(head[:BLOCK]):
+        return False
+    block = head[:BLOCK]
+    try:
+        stored = int(block[148:156].split(b"\0", 1)[0].strip() or b"-1", 8)
+    except ValueError:
+        return False
+    unsigned = sum(block[:148]) + 256 + sum(block[156:])
+    signed = sum((b - 256 if b > 127 else b) for b in block[:148] + block[156:]) + 256
+    return stored in (unsigned, signed)
 
-    ``scan_stream``: when the input can only be read once, scan every blob as it passes
-    (needed to verify it); otherwise only metadata is kept.
+
+def _not_tar(where: str, head: bytes) -> NotAnExport:
+    for magic, name in _UNSUPPORTED.items():
+        if head.startswith(magic):
+            return NotAnExport(
+                where, f"compressed with {name}, which is not supported (gzip or zstd are)"
+            )
+    return NotAnExport(where, "empty file" if not head else "not a tar archive or image layout")
+
+
+def open_export(
+    path: str, *, sink: MemberSink | None = None, stdin: BinaryIO | None = None
+) -> Export:
+    """Open ``path``: a directory, a tar file (plain, or compressed as a whole with gzip or
+    zstd), or "-" for standard input (``stdin`` overrides it, for tests).
+
+    A one-pass input (standard input, a compressed tarball) hands every regular member to
+    ``sink`` as it passes (default: keep small JSON documents only); what the sink returns is in
+    ``Export.streamed``. Raises NotAnExport, TruncatedInput, BadManifest or Unreadable (the
+    export as a whole cannot be read); problems with single blobs are in the model.
     """
+    if not path.strip():
+        raise NotAnExport(repr(path), "an empty path names no export")
+    sink = sink or keep_metadata
     if path == "-":
         raw = stdin if stdin is not None else sys.stdin.buffer
-        head = raw.read(HEAD)
-        return _from_stream(_Prefixed(head, raw), head, "-", scan_stream, opts, progress)
+        try:
+            head = raw.read(HEAD)
+        except (OSError, ValueError) as exc:  # stdin closed
+            raise Unreadable("-", f"standard input cannot be read ({exc})") from None
+        return _from_stream(_Prefixed(head, raw), head, "-", sink)
     p = Path(path)
+    try:
+        p.stat()
+    except FileNotFoundError:
+        raise NotAnExport(path, "no such file or directory") from None
+    except OSError as exc:
+        raise Unreadable(path, exc.strerror or str(exc), exc.errno) from None
     if p.is_dir():
         return _from_dir(p, path)
-    if not p.exists():
-        raise NotAnExport(path, "no such file or directory")
     if not p.is_file():
         raise NotAnExport(path, "not a regular file or directory")
     try:
@@ -65,70 +98,69 @@ def open_export(
             head = f.read(HEAD)
             if sniff(head) is not Compression.NONE:
                 f.seek(0)
-                return _from_stream(f, head, path, scan_stream, opts, progress)
+                return _from_stream(f, head, path, sink)
+        if not _looks_like_tar(head):
+            raise _not_tar(path, head)
+        storage = TarStorage(path, path)
     except OSError as exc:
-        raise OciError(path, exc.strerror or str(exc)) from None
-    if not looks_like_tar(head):
-        raise NotAnExport(path, "empty file" if not head else "not a tar archive or image layout")
-    from .tarball import TarStorage  # here, not above: tarfile costs start-up time
-
-    storage = TarStorage(path, path)
+        raise Unreadable(path, exc.strerror or str(exc), exc.errno) from None
     return _load(storage, storage.names, path, archive=True)
 
 
-def _from_stream(
-    raw: Readable,
-    head: bytes,
-    where: str,
-    scan_stream: bool,
-    opts: ScanOptions,
-    progress: Callable[[int], None] | None,
-) -> Export:
+def _from_stream(raw: Readable, head: bytes, where: str, sink: MemberSink) -> Export:
     if not head:
         raise NotAnExport(where, "empty input")
     compression = sniff(head)
     stream = raw if compression is Compression.NONE else DecompressingReader(raw, compression)
-    if compression is Compression.NONE and not looks_like_tar(head):
-        raise NotAnExport(where, "not a tar archive")
-    from .tarball import StreamStorage
-
-    storage = StreamStorage(
-        stream,
-        where,
-        scan_blobs=scan_stream,
-        opts=opts,
-        progress=progress,
+    if compression is Compression.NONE and not _looks_like_tar(head):
+        raise _not_tar(where, head)
+    try:
+        storage = StreamStorage(stream, where, sink)
+    except CorruptStream as exc:
+        if exc.kind == "truncated":
+            raise TruncatedInput(where, f"input ends early ({exc})") from None
+        raise NotAnExport(where, f"the {compression.value} stream is damaged ({exc})") from None
+    except OSError as exc:
+        raise Unreadable(where, exc.strerror or str(exc), exc.errno) from None
+    export = _load(storage, storage.names, where, archive=True)
+    return Export(
+        export.path,
+        export.format,
+        export.model,
+        export.storage,
+        export.locations,
+        export.observed,
+        storage.results,
+        export.metadata_names,
     )
-    return _load(storage, storage.names, where, archive=True)
 
 
 def _from_dir(p: Path, where: str) -> Export:
     storage = DirStorage(p, where)
-    names = {
-        n
-        for n in ("oci-layout", "index.json", "manifest.json", "version", "repositories")
-        if storage.size(n) is not None
-    }
+    names = {n for n in ROOT_NAMES if storage.size(n) is not None}
     if "version" in names and "manifest.json" in names and "index.json" not in names:
-        return _export(where, ExportFormat.DOCKER_DIR, storage, load_skopeo_dir(storage))
+        return _export(where, ExportFormat.DOCKER_DIR, storage, load_skopeo_dir(storage), names)
     return _load(storage, names, where, archive=False)
 
 
 def _load(storage: Storage, names: set[str], where: str, *, archive: bool) -> Export:
+    present = {n for n in ROOT_NAMES if n in names}
     if "index.json" in names or "oci-layout" in names:
         if "manifest.json" in names:  # Docker 25+: an OCI layout plus docker's manifest.json
-            tags = repo_tags(read_docker_manifest(storage))
-            return _export(where, ExportFormat.DOCKER_ARCHIVE, storage, load_oci(storage, tags))
+            entries = read_docker_manifest(storage)
+            return _export(
+                where, ExportFormat.DOCKER_ARCHIVE, storage, load_oci(storage, entries), present
+            )
         fmt = ExportFormat.OCI_ARCHIVE if archive else ExportFormat.OCI_LAYOUT
-        return _export(where, fmt, storage, load_oci(storage))
+        return _export(where, fmt, storage, load_oci(storage), present)
     if "manifest.json" in names:
         loader = load_docker(storage, read_docker_manifest(storage))
-        return _export(where, ExportFormat.DOCKER_ARCHIVE, storage, loader, from_config=True)
+        return _export(where, ExportFormat.DOCKER_ARCHIVE, storage, loader, present)
     raise NotAnExport(where, "no index.json, oci-layout or manifest.json: not an image export")
 
 
 def _export(
-    where: str, fmt: ExportFormat, storage: Storage, loader: Loader, from_config: bool = False
+    where: str, fmt: ExportFormat, storage: Storage, loader: Loader, names: set[str]
 ) -> Export:
     return Export(
         where,
@@ -136,6 +168,6 @@ def _export(
         loader.model(),
         storage,
         loader.locations,
-        frozenset(loader.verified),
-        from_config,
+        loader.observed,
+        metadata_names=frozenset(names),
     )

@@ -1,5 +1,12 @@
-"""The legacy `docker save` layout: manifest.json names each image's config and layer tars.
-There is no manifest, so layer digests are the config's diff_ids (the tars are uncompressed)."""
+"""`docker save`'s manifest.json: the legacy layout, and the half of a Docker 25+ save that
+``docker load`` reads.
+
+manifest.json is an array of ``{Config, RepoTags, Layers, LayerSources?}`` (Docker image spec
+v1.2, moby's image/tarexport). A legacy save holds no manifest: each image is its config and
+its layer files, named by path; a layer's digest is the config's diff_id, which the stored
+(uncompressed) tar must hash to. A Docker 25+ save is also an OCI layout; an image that only
+manifest.json names (moby/moby#51389) is built from manifest.json and still verified.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +15,11 @@ from typing import Any
 
 from .. import mediatypes as mt
 from ..digest import Digest
-from ..errors import BadManifest
+from ..errors import BadManifest, Kind, OciError
 from ..model import (
     Descriptor,
     Image,
+    ImageConfig,
     classify,
     load_json,
     parse_config,
@@ -24,6 +32,7 @@ _NAMED = re.compile(r"(?:blobs/sha256/)?([a-f0-9]{64})(?:\.json|\.tar)?")
 
 
 def read_docker_manifest(storage: Storage) -> list[dict[str, Any]]:
+    """manifest.json, type-checked. Raises BadManifest (the export cannot be read)."""
     where = f"{storage.where}: manifest.json"
     data = read_small(storage, "manifest.json")
     if data is None:
@@ -38,76 +47,173 @@ def read_docker_manifest(storage: Storage) -> list[dict[str, Any]]:
             or not all(isinstance(x, str) for x in e["Layers"])
         ):
             raise BadManifest(where, "an entry lacks a Config string or a Layers list")
-        if not isinstance(e.get("RepoTags") or [], list):
-            raise BadManifest(where, "RepoTags must be a list")
+        tags = e.get("RepoTags") or []
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise BadManifest(where, "RepoTags must be a list of strings")
+        sources = e.get("LayerSources") or {}
+        if not isinstance(sources, dict) or not all(isinstance(v, dict) for v in sources.values()):
+            raise BadManifest(where, "LayerSources must map diff_ids to descriptors")
     return entries
 
 
-def repo_tags(entries: list[dict[str, Any]]) -> dict[Digest, tuple[str, ...]]:
-    out: dict[Digest, tuple[str, ...]] = {}
-    for e in entries:
-        m = _NAMED.fullmatch(e["Config"].removeprefix("./"))
-        if m:
-            out[Digest("sha256", m.group(1))] = tuple(str(t) for t in e.get("RepoTags") or [])
-    return out
+def _named_digest(path: str) -> Digest | None:
+    """The sha256 a file name carries (``blobs/sha256/<hex>``, ``<hex>.json``, ``<hex>.tar``)."""
+    m = _NAMED.fullmatch(path.removeprefix("./"))
+    return Digest("sha256", m.group(1)) if m else None
+
+
+def config_digest(entry: dict[str, Any]) -> Digest | None:
+    return _named_digest(entry["Config"])
+
+
+def repo_tags(entry: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(entry.get("RepoTags") or [])
 
 
 def load_docker(storage: Storage, entries: list[dict[str, Any]]) -> Loader:
-    """A legacy docker save: no manifests, only configs and layer tars named by path."""
+    """A legacy docker save: no manifests, only configs and layer files named by path."""
     loader = Loader(storage, lambda d: d.blob_path)
     for e in entries:
-        _docker_image(loader, e)
+        docker_image(loader, e)
     return loader
 
 
-def _docker_image(loader: Loader, entry: dict[str, Any]) -> None:
+def docker_image(loader: Loader, entry: dict[str, Any]) -> None:
+    """Add the image one manifest.json entry describes (config read, layers by path)."""
     storage = loader.storage
     name = entry["Config"]
-    data = read_small(storage, name)
-    if data is None:
-        raise BadManifest(f"{storage.where}: {name}", "config named by manifest.json is absent")
-    m = _NAMED.fullmatch(name.removeprefix("./"))
-    digest = Digest("sha256", m.group(1)) if m else Digest.of(data)
-    desc = Descriptor(mt.DOCKER_CONFIG, digest, len(data))
-    refs = tuple(str(t) for t in entry.get("RepoTags") or [])
-    where = refs[0] if refs else str(digest)
-    loader.locations[digest] = name
-    if loader.verify_bytes(desc, data, where):
-        loader.verified.add(digest)
-    config = parse_config(load_json(data, f"{storage.where}: {name}"), f"{storage.where}: {name}")
-    if len(config.diff_ids) != len(entry["Layers"]):
-        raise BadManifest(
-            f"{storage.where}: manifest.json",
-            f"{len(entry['Layers'])} layers but {len(config.diff_ids)} diff_ids",
+    refs = repo_tags(entry)
+    named = _named_digest(name)
+    where = refs[0] if refs else name
+    size = storage.size(name)
+    if size is None:
+        loader.problem(
+            Kind.MISSING_BLOB, named, where, f"config {name} named by manifest.json is absent"
         )
-    sources = entry.get("LayerSources") or {}
-    layers = tuple(
-        _docker_layer(loader, path, diff_id, sources)
-        for path, diff_id in zip(entry["Layers"], config.diff_ids, strict=True)
-    )
+        return
+    digest = named
+    config: ImageConfig | None = None
+    try:
+        data = read_small(storage, name)
+    except OciError as exc:
+        loader.problem(Kind.BAD_METADATA, named, where, exc.problem)
+        return
+    assert data is not None
+    if digest is None:  # a config named otherwise: it is what it is
+        digest = Digest.of(data)
+    desc = Descriptor(mt.DOCKER_CONFIG, digest, size)
+    loader.locations[digest] = name
+    value = loader.parse_read(desc, data, where)
+    if value is not False:
+        try:
+            config = parse_config(value, f"{storage.where}: {name}")
+        except OciError as exc:
+            loader.problem(Kind.BAD_METADATA, digest, where, exc.problem)
+    layers = _layers(loader, entry, config)
     loader.images.append(
         Image(
             refs,
-            classify(None, None, refs),
+            classify(None),
             None,
             None,
             None,
             desc,
             config,
             layers,
-            config.platform,
+            config.platform if config else None,
         )
     )
 
 
-def _docker_layer(
-    loader: Loader, path: str, diff_id: Digest, sources: dict[str, Any]
-) -> Descriptor:
-    if str(diff_id) in sources:  # a foreign layer: Docker keeps its distribution descriptor
-        desc = parse_descriptor(sources[str(diff_id)], f"{loader.storage.where}: manifest.json")
-    else:
-        m = _NAMED.fullmatch(path.removeprefix("./"))
-        digest = Digest("sha256", m.group(1)) if m and path.startswith("blobs/") else diff_id
-        desc = Descriptor(mt.LEGACY_LAYER, digest, loader.storage.size(path) or 0)
-    loader.locations[desc.digest] = path
-    return desc
+def _layers(
+    loader: Loader, entry: dict[str, Any], config: ImageConfig | None
+) -> tuple[Descriptor, ...]:
+    """One descriptor per layer file. A file named by a digest (``blobs/sha256/<hex>``, as
+    Docker 25+ writes) is that blob; any other (``<id>/layer.tar``) is named by the config's
+    diff_id, which its stored bytes must hash to when uncompressed. ``docker load`` sniffs a
+    layer file's compression, so none is declared."""
+    diff_ids = config.diff_ids if config else ()
+    sources = entry.get("LayerSources") or {}
+    where = f"{loader.storage.where}: manifest.json"
+    out = []
+    for i, path in enumerate(entry["Layers"]):
+        named = _named_digest(path) if path.startswith(("blobs/", "./blobs/")) else None
+        diff_id = diff_ids[i] if i < len(diff_ids) else None
+        digest = named or diff_id or _named_digest(path)
+        if digest is None:
+            continue  # no name to check it by; the diff_id count rule reports the shortfall
+        foreign = None
+        if diff_id is not None and str(diff_id) in sources:
+            try:
+                foreign = parse_descriptor(sources[str(diff_id)], where)
+            except OciError as exc:
+                loader.problem(Kind.BAD_METADATA, diff_id, where, f"LayerSources: {exc.problem}")
+        size = loader.storage.size(path)
+        desc = Descriptor(
+            mt.LEGACY_LAYER,
+            digest,
+            size if size is not None else (foreign.size if foreign else 0),
+            digest_is_diff_id=named is None,
+            compression_declared=False,
+            foreign=foreign,
+        )
+        loader.locations[desc.digest] = path
+        out.append(desc)
+    return tuple(out)
+
+
+def add_unlisted(loader: Loader, entries: list[dict[str, Any]]) -> None:
+    """Docker 25+: give index.json's images their RepoTags, and build each image that only
+    manifest.json names; report every disagreement between the two lists."""
+    by_config: dict[Digest, list[int]] = {}
+    for i, image in enumerate(loader.images):
+        by_config.setdefault(image.config_descriptor.digest, []).append(i)
+    listed: set[Digest] = set()
+    for entry in entries:
+        digest = config_digest(entry)
+        if digest is not None and digest in by_config:
+            listed.add(digest)
+            for i in by_config[digest]:
+                image = loader.images[i]
+                more = tuple(r for r in repo_tags(entry) if r not in image.refs)
+                if more:
+                    loader.images[i] = _with_refs(image, more)
+            continue
+        before = len(loader.images)
+        docker_image(loader, entry)
+        where = repo_tags(entry)[0] if repo_tags(entry) else entry["Config"]
+        loader.problem(
+            Kind.INDEX_DISAGREEMENT,
+            digest,
+            where,
+            f"manifest.json lists the image with config {entry['Config']}, index.json does not"
+            + ("" if len(loader.images) > before else " (and it cannot be read)"),
+        )
+    for image in loader.images:
+        digest = image.config_descriptor.digest
+        # manifest.json names one platform of a multi-platform index (and the containerd
+        # store saves only some platforms' blobs): only a manifest that index.json lists
+        # directly, with all its blobs, is expected in manifest.json.
+        if image.index_digest is not None:
+            continue
+        complete = image.config is not None and all(
+            loader.storage.size(loader.locate(d.digest)) is not None for d in image.layers
+        )
+        if (
+            image.manifest is not None
+            and image.kind.value == "image"
+            and complete
+            and digest not in listed
+        ):
+            loader.problem(
+                Kind.INDEX_DISAGREEMENT,
+                image.manifest_descriptor.digest if image.manifest_descriptor else digest,
+                image.name,
+                "index.json lists this image, manifest.json does not",
+            )
+
+
+def _with_refs(image: Image, more: tuple[str, ...]) -> Image:
+    import dataclasses
+
+    return dataclasses.replace(image, refs=image.refs + more)

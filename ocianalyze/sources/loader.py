@@ -1,21 +1,29 @@
-"""Builds the model from an export's JSON documents, whatever the format: walks (nested)
-indexes to manifests and configs, verifying each metadata blob (size, then digest) as it is
-read, and collecting problems instead of stopping at the first one."""
+"""Builds the model from an export's JSON documents, whatever the format.
+
+Walks (nested) indexes to manifests and configs. Each metadata blob is read and parsed once per
+digest however often it is referenced (an index listing the next one eight times, seven levels
+deep, is eight documents, not two million paths); names reach the manifests below an index
+through a second, memoised pass. What each read found (size, digest of the bytes) is recorded
+for the verifier's rules; a document that cannot be read or parsed is a problem on that blob,
+and the rest of the export is still loaded.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from .. import mediatypes as mt
 from ..digest import Digest
-from ..errors import BadManifest, InvalidDigest, Kind, OciError, Problem
+from ..errors import BadManifest, InvalidDigest, Kind, OciError, Problem, Unreadable, UnsafePath
 from ..model import (
     Absent,
     Descriptor,
     ExportModel,
     Image,
     ImageConfig,
+    Index,
     IndexRef,
     Manifest,
     classify,
@@ -24,11 +32,23 @@ from ..model import (
     parse_index,
     parse_manifest,
 )
-from .base import Storage, read_small
+from .base import Observed, Storage, read_small
 
-MAX_DEPTH = 8  # nested indexes deeper than this are refused (a loop guard on top of `stack`)
+MAX_DEPTH = 8  # nested indexes deeper than this are refused
+MAX_CHILDREN = 65_536  # descriptors one index may list
 REF_NAME = "org.opencontainers.image.ref.name"
 CONTAINERD_NAME = "io.containerd.image.name"
+
+
+@dataclass
+class _Node:
+    """One manifest or index digest met while walking, parsed once."""
+
+    descriptor: Descriptor
+    parents: list[Digest | None] = field(default_factory=list)  # None: listed by index.json
+    refs: list[str] = field(default_factory=list)  # names given where index.json lists it
+    doc: Index | Manifest | None = None
+    state: str = "new"  # new, walking, done
 
 
 class Loader:
@@ -41,7 +61,9 @@ class Loader:
         self.absent: list[Absent] = []
         self.problems: list[Problem] = []
         self.locations: dict[Digest, str] = {}
-        self.verified: set[Digest] = set()
+        self.observed: dict[Digest, Observed] = {}
+        self._nodes: dict[Digest, _Node] = {}
+        self._order: list[Digest] = []
 
     def model(self) -> ExportModel:
         return ExportModel(
@@ -51,126 +73,175 @@ class Loader:
     def problem(self, kind: Kind, digest: Digest | None, where: str, message: str) -> None:
         self.problems.append(Problem(kind, str(digest) if digest else None, where, message))
 
+    # --- reading one metadata blob ---------------------------------------------------------
+
     def blob_json(self, desc: Descriptor, where: str) -> Any | None:
-        """Read, verify and parse a metadata blob; None when absent or unusable."""
+        """Read and parse a metadata blob, recording what was read; None when absent,
+        ``False`` when present but unusable (the problem is recorded)."""
         name = self.locate(desc.digest)
         self.locations[desc.digest] = name
-        data = read_small(self.storage, name)
+        try:
+            data = read_small(self.storage, name)
+        except UnsafePath as exc:
+            self.problem(Kind.BLOB_OUTSIDE_EXPORT, desc.digest, where, exc.problem)
+            return False
+        except Unreadable as exc:
+            self.problem(Kind.UNREADABLE_BLOB, desc.digest, where, f"{name}: {exc.problem}")
+            return False
+        except BadManifest as exc:
+            self.problem(Kind.BAD_METADATA, desc.digest, where, exc.problem)
+            return False
         if data is None:
             return None
-        if self.verify_bytes(desc, data, where):
-            self.verified.add(desc.digest)
+        return self.parse_read(desc, data, where)
+
+    def parse_read(self, desc: Descriptor, data: bytes, where: str) -> Any:
+        """Record what ``data`` (the bytes stored for ``desc``) is, then parse it."""
+        actual = Digest.of(data, desc.digest.algorithm) if desc.digest.hashable else None
+        self.observed[desc.digest] = Observed(actual, len(data))
         try:
-            return load_json(data, f"{self.storage.where}: {name}")
+            return load_json(data, f"{self.storage.where}: {self.locations[desc.digest]}")
         except BadManifest as exc:
             self.problem(Kind.BAD_METADATA, desc.digest, where, exc.problem)
             return False
 
-    def verify_bytes(self, desc: Descriptor, data: bytes, where: str) -> bool:
-        if len(data) != desc.size:
-            self.problem(
-                Kind.SIZE_MISMATCH,
-                desc.digest,
-                where,
-                f"{desc.digest}: expected {desc.size} bytes, found {len(data)}",
-            )
-            return False
-        actual = Digest.of(data, desc.digest.algorithm)
-        if actual != desc.digest:
-            self.problem(
-                Kind.DIGEST_MISMATCH, desc.digest, where, f"expected {desc.digest}, got {actual}"
-            )
-            return False
-        return True
+    # --- walking indexes ---------------------------------------------------------------------
 
-    def walk(
-        self,
-        desc: Descriptor,
-        refs: tuple[str, ...],
-        parent: Digest | None,
-        stack: tuple[Digest, ...] = (),
-    ) -> None:
-        where = refs[0] if refs else str(desc.digest)
-        if desc.digest in stack or len(stack) > MAX_DEPTH:
+    def walk_roots(self, roots: tuple[Descriptor, ...]) -> None:
+        """Walk every descriptor index.json lists (or the one top-level document)."""
+        for desc in roots:
+            refs = tuple(
+                r for r in (desc.annotation(CONTAINERD_NAME), desc.annotation(REF_NAME)) if r
+            )
+            node = self._visit(desc, None)
+            node.refs += [r for r in refs if r not in node.refs]
+            self._expand(desc.digest, 0)  # depth first: images keep the order of the listing
+        self._finish()
+
+    def _visit(self, desc: Descriptor, parent: Digest | None) -> _Node:
+        node = self._nodes.get(desc.digest)
+        if node is None:
+            node = self._nodes[desc.digest] = _Node(desc)
+            self._order.append(desc.digest)
+        if parent not in node.parents:
+            node.parents.append(parent)
+        return node
+
+    def _expand(self, digest: Digest, depth: int) -> None:
+        node = self._nodes[digest]
+        if node.state in ("done", "absent"):
+            return
+        where = str(digest)
+        if node.state == "walking" or depth > MAX_DEPTH:
+            node.state = "done"
             self.problem(
-                Kind.BAD_METADATA, desc.digest, where, "index references itself or nests too deeply"
+                Kind.BAD_METADATA, digest, where, "index references itself or nests too deeply"
             )
             return
-        value = self.blob_json(desc, where)
-        if value is None:
-            self.absent.append(Absent(refs, desc, parent))
-            return
-        if value is False:
-            return
-        try:
-            self._dispatch(desc, value, refs, parent, (*stack, desc.digest))
-        except OciError as exc:  # a malformed nested document spoils only its own subtree
-            self.problem(Kind.BAD_METADATA, desc.digest, where, exc.problem)
+        node.state = "walking"
+        value = self.blob_json(node.descriptor, where)
+        if value is not None and value is not False:
+            try:
+                node.doc = self._parse(node.descriptor, value)
+            except OciError as exc:  # a malformed document spoils only its own subtree
+                self.problem(Kind.BAD_METADATA, digest, where, exc.problem)
+        if isinstance(node.doc, Index):
+            for child in node.doc.manifests[:MAX_CHILDREN]:
+                self._visit(child, digest)
+                self._expand(child.digest, depth + 1)
+            if len(node.doc.manifests) > MAX_CHILDREN:
+                self.problem(
+                    Kind.BAD_METADATA,
+                    digest,
+                    where,
+                    f"index lists {len(node.doc.manifests)} descriptors; only the first "
+                    f"{MAX_CHILDREN} were read",
+                )
+        node.state = "absent" if value is None else "done"
 
-    def _dispatch(
-        self,
-        desc: Descriptor,
-        value: Any,
-        refs: tuple[str, ...],
-        parent: Digest | None,
-        stack: tuple[Digest, ...],
-    ) -> None:
+    def _parse(self, desc: Descriptor, value: Any) -> Index | Manifest | None:
         where = f"{self.storage.where}: {desc.digest}"
         media_type = desc.media_type
-        if media_type not in mt.INDEX_TYPES | mt.MANIFEST_TYPES and isinstance(value, dict):
-            media_type = mt.OCI_INDEX if "manifests" in value else mt.OCI_MANIFEST
-            if "layers" not in value and "manifests" not in value:
+        if media_type not in mt.INDEX_TYPES | mt.MANIFEST_TYPES:
+            if not isinstance(value, dict) or ("layers" not in value and "manifests" not in value):
                 self.problem(
                     Kind.UNKNOWN_MEDIA_TYPE,
                     desc.digest,
-                    refs[0] if refs else "",
+                    str(desc.digest),
                     f"not a manifest or index: {desc.media_type}",
                 )
-                return
+                return None
+            media_type = mt.OCI_INDEX if "manifests" in value else mt.OCI_MANIFEST
         if media_type in mt.INDEX_TYPES:
-            index = parse_index(value, where)
-            self.indexes.append(IndexRef(refs, desc, index))
-            for child in index.manifests:
-                self.walk(child, refs, desc.digest, stack)
-        else:
-            self.image(desc, parse_manifest(value, where), refs, parent)
+            return parse_index(value, where)
+        return parse_manifest(value, where)
+
+    def _refs(self, digest: Digest, memo: dict[Digest, tuple[str, ...]]) -> tuple[str, ...]:
+        """Every name that reaches ``digest``: its own, and its parent indexes' (memoised)."""
+        if digest in memo:
+            return memo[digest]
+        memo[digest] = ()  # a cycle adds nothing
+        node = self._nodes[digest]
+        names = list(node.refs)
+        for parent in node.parents:
+            if parent is not None:
+                names += [r for r in self._refs(parent, memo) if r not in names]
+        memo[digest] = tuple(names)
+        return memo[digest]
+
+    def _finish(self) -> None:
+        memo: dict[Digest, tuple[str, ...]] = {}
+        for digest in self._order:
+            node = self._nodes[digest]
+            refs = self._refs(digest, memo)
+            parent = next(iter(node.parents), None)
+            if node.state == "absent":
+                self.absent.append(Absent(refs, node.descriptor, parent))
+            elif isinstance(node.doc, Index):
+                self.indexes.append(IndexRef(refs, node.descriptor, node.doc))
+            elif isinstance(node.doc, Manifest):
+                self.image(node.descriptor, node.doc, refs, parent)
+
+    # --- images ------------------------------------------------------------------------------
 
     def image(
         self, desc: Descriptor, manifest: Manifest, refs: tuple[str, ...], parent: Digest | None
     ) -> None:
         where = refs[0] if refs else str(desc.digest)
-        kind = classify(desc, manifest, refs)
-        config = self.config(manifest.config, where) if kind.value == "image" else None
-        self.config_location(manifest.config)
+        config = self.config(manifest.config, where)
         for layer in manifest.layers:
             self.locations[layer.digest] = self.locate(layer.digest)
         attests = desc.annotation("vnd.docker.reference.digest")
+        platform = desc.platform or (config.platform if config else None)
         self.images.append(
             Image(
                 refs=refs,
-                kind=kind,
+                kind=classify(manifest),
                 manifest_descriptor=desc,
                 manifest=manifest,
                 index_digest=parent,
                 config_descriptor=manifest.config,
                 config=config,
                 layers=manifest.layers,
-                platform=desc.platform or (config.platform if config else None),
+                platform=platform,
                 attests=_maybe_digest(attests),
             )
         )
 
-    def config_location(self, desc: Descriptor) -> None:
-        self.locations.setdefault(desc.digest, self.locate(desc.digest))
-
     def config(self, desc: Descriptor, where: str) -> ImageConfig | None:
+        """Read and parse an image config. Configs of other media types (an artifact's) are
+        not parsed: the verifier hashes them as blobs."""
+        self.locations.setdefault(desc.digest, self.locate(desc.digest))
+        if desc.media_type not in mt.CONFIG_TYPES:
+            return None
         value = self.blob_json(desc, where)
-        if value is None:
-            self.problem(Kind.MISSING_BLOB, desc.digest, where, f"config {desc.digest} is absent")
+        if value is None or value is False:
             return None
-        if value is False:
+        try:
+            return parse_config(value, f"{self.storage.where}: {desc.digest}")
+        except OciError as exc:
+            self.problem(Kind.BAD_METADATA, desc.digest, where, exc.problem)
             return None
-        return parse_config(value, f"{self.storage.where}: {desc.digest}")
 
 
 def _maybe_digest(value: str | None) -> Digest | None:

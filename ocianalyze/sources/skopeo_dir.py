@@ -6,16 +6,14 @@ from __future__ import annotations
 from .. import mediatypes as mt
 from ..digest import Digest
 from ..errors import BadManifest
-from ..model import (
-    Descriptor,
-    load_json,
-)
+from ..model import Descriptor, load_json
 from .base import Storage, read_small
 from .loader import Loader
 
 
 def load_skopeo_dir(storage: Storage) -> Loader:
-    """manifest.json is the manifest (or an index); blobs are named by bare hex."""
+    """manifest.json is the manifest (or an index); blobs are named by bare hex.
+    Raises BadManifest when manifest.json is absent or not JSON."""
 
     def locate(d: Digest) -> str:
         if storage.size(d.encoded) is None and storage.size(f"{d.encoded}.manifest.json"):
@@ -33,7 +31,8 @@ def load_skopeo_dir(storage: Storage) -> Loader:
             mt.OCI_INDEX if isinstance(value, dict) and "manifests" in value else mt.OCI_MANIFEST
         )
     top = Descriptor(media_type, Digest.of(data), len(data))
-    loader.locations[top.digest] = "manifest.json"
-    loader.verified.add(top.digest)
-    loader._dispatch(top, value, (), None, (top.digest,))
+    # The top document is named by its own bytes: the loader reads it as the one root.
+    loader.locate = lambda d: "manifest.json" if d == top.digest else locate(d)
+    loader.walk_roots((top,))
+    loader.locate = locate
     return loader

@@ -1,65 +1,109 @@
-"""Tarball storage: a seekable tar file indexed once, or a one-pass stream scanned as it passes.
+"""Tarball storage: a seekable tar file indexed once, or a one-pass stream handed out as it passes.
 
-A seekable, uncompressed tar is indexed in one pass over its headers; each blob is then read in
-place from its offset (several at once if asked). A stream (standard input, or a tarball
-compressed as a whole) cannot be read twice, so every member is scanned by the walker while it
-passes and only small JSON documents are kept: blobs may arrive before the manifests that name
-them (skopeo and podman write index.json and manifest.json last), so results are matched to
-descriptors after the stream ends.
+A seekable, uncompressed tar is indexed in one pass over its headers; each member is then read
+in place from its offset (several at once if asked). A stream (standard input, or a tarball
+compressed as a whole) cannot be read twice: every regular member is handed, as it passes, to a
+``MemberSink`` the caller chose (the verifier scans it there); small JSON documents are kept so
+that the model can be built when the stream ends (blobs may arrive before the manifests that
+name them: skopeo and podman write index.json and manifest.json last). This module reads no
+blob content itself beyond those documents.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import posixpath
-import tarfile
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import Any, BinaryIO, Protocol
 
-from ..compression import CorruptStream, Readable
-from ..digest import Digest
 from ..errors import BadManifest, NotAnExport, OciError, TruncatedInput
-from ..mediatypes import Compression
-from ..walker import BlobScan, ScanOptions, scan
+from ..model import MAX_METADATA_BYTES
+from .outer_tar import Member, OuterTarError, OuterTarReader, normalise
 
-KEEP_JSON = 4 << 20  # members up to this size that look like JSON are kept in memory
-KEEP_TOTAL = 256 << 20  # and no more than this in all
+# Members up to the metadata limit that look like JSON are kept in memory (a 5 MB index.json
+# reads from a stream as from a directory), and no more than KEEP_TOTAL bytes in all: a
+# stream's metadata is held until the stream ends.
+KEEP_JSON = MAX_METADATA_BYTES
+KEEP_TOTAL = 48 << 20
 MAX_LINKS = 16
+MAX_MEMBERS = 1 << 20  # members of one archive: an index, not a list of every block
 
 
-def normalise(name: str) -> str | None:
-    """A member name as a relative path inside the archive, or None if it would leave it."""
-    name = posixpath.normpath(name.replace("\\", "/")).lstrip("/") if name else ""
-    if name in ("", ".") or name == ".." or name.startswith("../"):
-        return None
-    return name
+class MemberReader(Protocol):
+    """The data of one stream member: ``read(n)`` returns at most ``n`` bytes, b"" at its end."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
+# Called once per regular member of a stream: (name, size in bytes, its data). Returns the
+# bytes to keep for the model (the whole member, when it is a small JSON document) or None,
+# and a result that the storage keeps by member name for the caller (``StreamStorage.results``).
+MemberSink = Callable[[str, int, MemberReader], "tuple[bytes | None, Any]"]
+
+
+def json_like(content: bytes | None) -> bool:
+    """True for bytes that start like a JSON object or array (after white space)."""
+    return bool(content) and content.lstrip()[:1] in (b"{", b"[")  # type: ignore[union-attr]
+
+
+def keep_metadata(name: str, size: int, data: MemberReader) -> tuple[bytes | None, Any]:
+    """The default sink: keep small JSON documents, skip everything else unread."""
+    if size > KEEP_JSON:
+        return None, None
+    head = data.read(1)
+    if head.isspace() or head in (b"{", b"["):
+        content = head + _read_all(data, size - len(head))
+        return (content if json_like(content) else None), None
+    return None, None
+
+
+def _read_all(data: MemberReader, size: int) -> bytes:
+    parts = []
+    while size > 0:
+        piece = data.read(min(size, 1 << 20))
+        if not piece:
+            break
+        parts.append(piece)
+        size -= len(piece)
+    return b"".join(parts)
+
+
+class _MemberData:
+    """The current member's data as a readable stream (at most its size, then b"")."""
+
+    def __init__(self, reader: OuterTarReader) -> None:
+        self._reader = reader
+
+    def read(self, n: int = -1, /) -> bytes:
+        return self._reader.read_data(n if n >= 0 else 1 << 20)
 
 
 class _Members:
-    """Name → member table shared by both storages; resolves symlinks and hardlinks in the tar."""
+    """Name → member table; resolves symlinks and hardlinks inside the archive."""
 
     def __init__(self, where: str) -> None:
         self.where = where
-        self.members: dict[str, tarfile.TarInfo] = {}
+        self.members: dict[str, Member] = {}
 
-    def add(self, member: tarfile.TarInfo) -> str | None:
+    def add(self, member: Member) -> str | None:
         name = normalise(member.name)
         if name is not None:
+            if len(self.members) >= MAX_MEMBERS and name not in self.members:
+                raise NotAnExport(self.where, f"more than {MAX_MEMBERS} members in the archive")
             self.members[name] = member  # a later duplicate wins, as on extraction
         return name
 
-    def resolve(self, name: str) -> tuple[str, tarfile.TarInfo] | None:
+    def resolve(self, name: str) -> tuple[str, Member] | None:
         for _ in range(MAX_LINKS):
             member = self.members.get(name)
             if member is None:
                 return None
-            if member.issym():
-                target = normalise(posixpath.join(posixpath.dirname(name), member.linkname))
-            elif member.islnk():
-                target = normalise(member.linkname)
+            if member.is_symlink:
+                target = normalise(posixpath.join(posixpath.dirname(name), member.link))
+            elif member.is_hardlink:
+                target = normalise(member.link)
             else:
-                return (name, member) if member.isfile() else None
+                return (name, member) if member.is_file else None
             if target is None:
                 return None
             name = target
@@ -88,17 +132,10 @@ class _Slice(io.RawIOBase):
         super().close()
 
 
-def _tar_errors(where: str) -> Callable[[Exception], OciError]:
-    def convert(exc: Exception) -> OciError:
-        if isinstance(exc, CorruptStream):
-            if exc.kind == "truncated":
-                return TruncatedInput(where, f"input ends early ({exc})")
-            return BadManifest(where, str(exc))
-        if isinstance(exc, EOFError) or "unexpected end" in str(exc):
-            return TruncatedInput(where, "input ends early, inside the tar archive")
-        return NotAnExport(where, f"not a valid tar archive ({exc})")
-
-    return convert
+def _tar_error(where: str, exc: OuterTarError) -> OciError:
+    if exc.truncated:
+        return TruncatedInput(where, f"input ends early ({exc})")
+    return NotAnExport(where, f"not a valid tar archive ({exc})")
 
 
 class _TarBase:
@@ -116,6 +153,11 @@ class _TarBase:
         found = self._index.resolve(name)
         return found[1].size if found else None
 
+    def canonical(self, name: str) -> str | None:
+        """The member whose data ``name`` names, after following links; None when absent."""
+        found = self._index.resolve(name)
+        return found[0] if found else None
+
 
 class TarStorage(_TarBase):
     """A seekable uncompressed tar file, indexed once."""
@@ -123,90 +165,64 @@ class TarStorage(_TarBase):
     def __init__(self, path: str, where: str) -> None:
         super().__init__(where)
         self._path = path
-        try:
-            with tarfile.open(path, "r:") as tf:
-                for member in tf:
+        with open(path, "rb") as f:
+            try:
+                for member in OuterTarReader(f).members():
                     self._index.add(member)
-        except (tarfile.TarError, EOFError) as exc:
-            raise _tar_errors(where)(exc) from None
+            except OuterTarError as exc:
+                raise _tar_error(where, exc) from None
+            end = f.seek(0, io.SEEK_END)
+        for member in self._index.members.values():
+            if member.is_file and member.offset + member.size > end:
+                raise TruncatedInput(where, "input ends early, inside the tar archive")
 
     def open(self, name: str) -> BinaryIO:
         found = self._index.resolve(name)
         if found is None:
             raise BadManifest(f"{self.where}: {name}", "not in the archive")
-        return _Slice(self._path, found[1].offset_data, found[1].size)  # type: ignore[return-value]
-
-    def prescanned(self, name: str) -> BlobScan | None:
-        return None
-
-
-def _json_like(content: bytes | None) -> bool:
-    return bool(content) and content.lstrip()[:1] in (b"{", b"[")  # type: ignore[union-attr]
+        return _Slice(self._path, found[1].offset, found[1].size)  # type: ignore[return-value]
 
 
 class StreamStorage(_TarBase):
-    """A tar read once from a stream. With ``scan``, every member goes through the walker."""
+    """A tar read once from a stream; every regular member goes through ``sink`` as it passes.
 
-    def __init__(
-        self,
-        stream: Readable,
-        where: str,
-        *,
-        scan_blobs: bool,
-        opts: ScanOptions = ScanOptions(),
-        progress: Callable[[int], None] | None = None,
-    ) -> None:
+    ``results`` maps each regular member's name to what the sink returned for it. ``open``
+    serves only the kept JSON documents. Raises NotAnExport, TruncatedInput or BadManifest.
+    """
+
+    def __init__(self, stream: Any, where: str, sink: MemberSink = keep_metadata) -> None:
         super().__init__(where)
-        self._scans: dict[str, BlobScan] = {}
-        self._kept = 0
-        self._opts = dataclasses.replace(opts, keep=KEEP_JSON)
+        self.results: dict[str, Any] = {}
+        self._kept: dict[str, bytes] = {}
+        kept_bytes = 0
+        reader = OuterTarReader(stream)
         try:
-            # tarfile's stream mode only ever calls read().
-            with tarfile.open(fileobj=stream, mode="r|", bufsize=1 << 20) as tf:  # type: ignore[call-overload]
-                for member in tf:
-                    self._take(tf, member, scan_blobs, progress)
-        except (tarfile.TarError, EOFError, CorruptStream) as exc:
-            raise _tar_errors(where)(exc) from None
+            for member in reader.members():
+                name = self._index.add(member)
+                if name is None or not member.is_file:
+                    continue
+                content, result = sink(name, member.size, _MemberData(reader))
+                self.results[name] = result
+                if content is not None:
+                    kept_bytes += len(content)
+                    if kept_bytes > KEEP_TOTAL:
+                        raise BadManifest(where, f"more than {KEEP_TOTAL} bytes of JSON documents")
+                    self._kept[name] = content
+                else:
+                    self._kept.pop(name, None)
+        except OuterTarError as exc:
+            raise _tar_error(where, exc) from None
         if not self._index.members:
             raise NotAnExport(where, "empty archive")
 
-    def _take(
-        self,
-        tf: tarfile.TarFile,
-        member: tarfile.TarInfo,
-        scan_blobs: bool,
-        progress: Callable[[int], None] | None,
-    ) -> None:
-        name = self._index.add(member)
-        if name is None or not member.isfile():
-            return
-        f = tf.extractfile(member)
-        assert f is not None
-        if scan_blobs:
-            algorithm = "sha512" if name.startswith("blobs/sha512/") else "sha256"
-            layer = False if self._opts.hash_only else None  # None: sniff what the member is
-            result = scan(f, algorithm, layer=layer, opts=self._opts)
-        elif member.size <= KEEP_JSON:
-            data = f.read()
-            result = BlobScan(Digest.of(data), len(data), Compression.NONE, content=data)
-        else:
-            return  # tarfile skips the data of members we do not read
-        if progress:
-            progress(member.size)
-        if result.content is not None and not _json_like(result.content):
-            result = _without_content(result)
-        self._kept += len(result.content or b"")
-        if self._kept > KEEP_TOTAL:
-            raise BadManifest(self.where, f"more than {KEEP_TOTAL} bytes of JSON documents")
-        self._scans[name] = result
-
     def open(self, name: str) -> BinaryIO:
-        raise BadManifest(f"{self.where}: {name}", "a stream cannot be read twice")
-
-    def prescanned(self, name: str) -> BlobScan | None:
         found = self._index.resolve(name)
-        return self._scans.get(found[0]) if found else None
+        content = self._kept.get(found[0]) if found else None
+        if content is None:
+            raise BadManifest(f"{self.where}: {name}", "a stream cannot be read twice")
+        return io.BytesIO(content)
 
-
-def _without_content(result: BlobScan) -> BlobScan:
-    return dataclasses.replace(result, content=None)
+    def result(self, name: str) -> Any:
+        """What the sink returned for the member ``name`` names (links followed), or None."""
+        found = self._index.resolve(name)
+        return self.results.get(found[0]) if found else None

@@ -1,0 +1,249 @@
+"""Every descriptor, config, history and cross-reference rule, in one place.
+
+Problems come from exactly three places: these rules, the tar-entry safety checks
+(``safety.py``) and the walker (stream and tar structure, reported as a scan's findings and
+turned into problems here). The rules look at the model and at what reading found (a metadata
+blob's ``Observed`` bytes, a blob's ``BlobScan``); they never read bytes and never look at an
+export's format, a label or a ref name: a legacy save's layer differs only by the facts its
+descriptor carries (``digest_is_diff_id``, ``compression_declared``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from . import mediatypes as mt
+from .digest import Digest
+from .errors import Kind, Problem
+from .model import Descriptor, Image
+from .sources.base import Export
+from .walker import BlobScan
+
+
+def blob_problems(desc: Descriptor, digest: Digest | None, size: int, where: str) -> list[Problem]:
+    """Size first, then digest (image-spec descriptor.md: a length mismatch means the content
+    must not be trusted). ``digest`` is what the stored bytes hash to by the descriptor's
+    algorithm, None when that algorithm is not one we hash."""
+    d = str(desc.digest)
+    if size != desc.size:
+        return [
+            _p(
+                Kind.SIZE_MISMATCH,
+                d,
+                where,
+                f"{d}: descriptor says {desc.size} bytes, blob has {size}",
+            )
+        ]
+    if digest is None or not desc.digest.hashable:
+        return []  # reported once, by unverifiable_digests
+    if digest != desc.digest:
+        return [_p(Kind.DIGEST_MISMATCH, d, where, f"expected {d}, got {digest}")]
+    return []
+
+
+def scanned_blob_problems(desc: Descriptor, scan: BlobScan, where: str) -> list[Problem]:
+    """The stored-bytes rules for a scanned blob. A layer named by its diff_id (legacy save)
+    claims that its stored bytes hash to that digest only when they are stored uncompressed:
+    ``docker load`` also takes compressed layer files, whose diff_id the layer rules check."""
+    digest: Digest | None = scan.digest
+    if desc.digest_is_diff_id and scan.compression is not mt.Compression.NONE:
+        digest = None
+    if scan.digest.algorithm != desc.digest.algorithm:
+        digest = None
+    return blob_problems(desc, digest, scan.size, where)
+
+
+def layer_problems(
+    desc: Descriptor, scan: BlobScan, diff_id: Digest | None, where: str
+) -> list[Problem]:
+    """What the walker found in a layer, its compression against its media type, and its
+    diff_id against the config's (image-spec config.md: the sha256 of the uncompressed tar)."""
+    d = str(desc.digest)
+    out = [_p(kind, d, where, f"{d}: {msg}") for kind, msg in scan.findings]
+    declared = mt.declared_compression(desc.media_type)
+    if desc.compression_declared:
+        if declared is None:
+            out.append(
+                _p(
+                    Kind.UNKNOWN_MEDIA_TYPE,
+                    d,
+                    where,
+                    f"{d}: unknown layer media type {desc.media_type}",
+                )
+            )
+        elif declared is not scan.compression:
+            out.append(
+                _p(
+                    Kind.MEDIA_TYPE_MISMATCH,
+                    d,
+                    where,
+                    f"{d}: media type {desc.media_type} says {declared.value}, "
+                    f"content is {scan.compression.value}",
+                )
+            )
+    if diff_id is None and desc.digest_is_diff_id:
+        diff_id = desc.digest
+    if diff_id is not None and scan.diff_id is not None and scan.diff_id != diff_id:
+        out.append(
+            _p(
+                Kind.DIFF_ID_MISMATCH,
+                d,
+                where,
+                f"{d}: config diff_id {diff_id}, uncompressed content {scan.diff_id}",
+            )
+        )
+    return out
+
+
+def fast_layer_problems(desc: Descriptor, scan: BlobScan, where: str) -> list[Problem]:
+    """--fast reads stored bytes only: a compressed layer named by its diff_id cannot be checked
+    without inflating it."""
+    if desc.digest_is_diff_id and scan.compression is not mt.Compression.NONE:
+        return [
+            _p(
+                Kind.UNVERIFIABLE_DIGEST,
+                str(desc.digest),
+                where,
+                f"a {scan.compression.value} layer named by its diff_id: verify without --fast",
+            )
+        ]
+    return []
+
+
+# --- rules on the model alone (inspect and verify share them) ---------------------------------
+
+
+def metadata_problems(export: Export, images: Iterable[Image], absent: bool) -> list[Problem]:
+    """Every rule that needs no blob scanned: metadata blobs against their descriptors,
+    presence of every referenced blob, digests we cannot hash, absent manifests, diff_id counts,
+    history. ``absent``: include the manifests the export lists but does not hold."""
+    images = tuple(images)
+    out: list[Problem] = []
+    if absent:
+        out += [_absent(a.descriptor, a.refs) for a in export.model.absent]
+        for ref in export.model.indexes:
+            out += _observed(
+                export, ref.descriptor, ref.refs[0] if ref.refs else str(ref.descriptor.digest)
+            )
+    for image in images:
+        out += _image_rules(export, image)
+    return out
+
+
+def _observed(export: Export, desc: Descriptor, where: str) -> list[Problem]:
+    seen = export.observed.get(desc.digest)
+    return [] if seen is None else blob_problems(desc, seen.digest, seen.size, where)
+
+
+def _present(export: Export, desc: Descriptor) -> bool:
+    if desc.digest in export.observed:
+        return True
+    name = export.locations.get(desc.digest, desc.digest.blob_path)
+    return export.storage.size(name) is not None
+
+
+def _image_rules(export: Export, image: Image) -> list[Problem]:
+    where = image.name
+    out: list[Problem] = []
+    if image.manifest_descriptor is not None:
+        out += _observed(export, image.manifest_descriptor, where)
+    config = image.config_descriptor
+    present = [d for d in image.layers if _present(export, d)]
+    config_present = _present(export, config)
+    if image.layers and not present and not config_present and image.platform:
+        message = f"platform {image.platform} has none of its blobs in the export"
+        return [*out, _p(Kind.PLATFORM_ABSENT, str(config.digest), where, message)]
+    out += _observed(export, config, where)
+    if not config_present:
+        out.append(
+            _p(Kind.MISSING_BLOB, str(config.digest), where, f"config {config.digest} is absent")
+        )
+    manifest = (image.manifest_descriptor,) if image.manifest_descriptor else ()
+    for desc in (*manifest, config, *image.layers):
+        if not desc.digest.hashable:
+            out.append(
+                _p(
+                    Kind.UNVERIFIABLE_DIGEST,
+                    str(desc.digest),
+                    where,
+                    f"digest algorithm {desc.digest.algorithm} cannot be checked: "
+                    "blob not verified",
+                )
+            )
+    for desc in image.layers:
+        if not _present(export, desc):
+            out.append(_missing_layer(desc, where))
+    out += _config_rules(image, where)
+    return out
+
+
+def _config_rules(image: Image, where: str) -> list[Problem]:
+    if image.config is None:
+        return []
+    d = str(image.config_descriptor.digest)
+    out = []
+    diff_ids = image.config.diff_ids
+    if len(diff_ids) != len(image.layers):
+        out.append(
+            _p(
+                Kind.DIFF_ID_COUNT,
+                d,
+                where,
+                f"{len(image.layers)} layers but {len(diff_ids)} diff_ids in the config",
+            )
+        )
+    if image.config.history:
+        built = sum(1 for h in image.config.history if not h.empty_layer)
+        if built != len(diff_ids):
+            out.append(
+                _p(
+                    Kind.HISTORY_MISMATCH,
+                    d,
+                    where,
+                    f"history has {built} layer entries but the config lists "
+                    f"{len(diff_ids)} diff_ids",
+                )
+            )
+    return out
+
+
+def _missing_layer(desc: Descriptor, where: str) -> Problem:
+    """A layer the export does not hold. Only a layer whose media type says it is foreign or
+    non-distributable (or a legacy save's layer that LayerSources describes) may be left out on
+    purpose; ``urls`` alone does not make a layer foreign (image-spec descriptor.md)."""
+    d = str(desc.digest)
+    if desc.media_type in mt.FOREIGN_LAYER_TYPES or desc.foreign is not None:
+        urls = desc.urls or (desc.foreign.urls if desc.foreign else ())
+        return _p(
+            Kind.FOREIGN_LAYER_ABSENT,
+            d,
+            where,
+            f"foreign layer {d} is not in the export (fetched from "
+            f"{urls[0] if urls else 'its registry'} at pull time)",
+        )
+    return _p(Kind.MISSING_BLOB, d, where, f"blob {d} is absent")
+
+
+def _absent(desc: Descriptor, refs: tuple[str, ...]) -> Problem:
+    where = refs[0] if refs else ""
+    if desc.platform is not None:
+        return _p(
+            Kind.PLATFORM_ABSENT,
+            str(desc.digest),
+            where,
+            f"platform {desc.platform} is listed but its manifest is not in the export",
+        )
+    return _p(Kind.MISSING_BLOB, str(desc.digest), where, f"manifest {desc.digest} is absent")
+
+
+def dedupe(problems: Iterable[Problem]) -> Iterator[Problem]:
+    """Each problem once: a blob used by several images is reported once."""
+    seen: set[tuple[Kind, str | None, str]] = set()
+    for p in problems:
+        if (p.kind, p.digest, p.message) not in seen:
+            seen.add((p.kind, p.digest, p.message))
+            yield p
+
+
+def _p(kind: Kind, digest: str | None, where: str, message: str) -> Problem:
+    return Problem(kind, digest, where, message)

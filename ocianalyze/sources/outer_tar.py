@@ -1,0 +1,215 @@
+"""The outer tar of a tarball export, read header by header in bounded memory.
+
+This is the archive that *holds* an export (a ``docker save`` or an ``oci-archive``), not a
+layer: its members are named files. Each 512-byte header is parsed by ``tarfile.TarInfo.frombuf``
+(one block, no reads of its own); GNU long names and links and PAX records are read here with a
+cap of 1 MiB each, as Go's archive/tar caps them, so a header that claims a 300 MiB name costs
+an error, not 300 MiB. ``tarfile``'s own iteration reads such names whole.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+BLOCK = 512
+MAX_SPECIAL = 1 << 20  # bytes of a long name or of a PAX header block (Go: maxSpecialFileSize)
+REGULAR = frozenset({tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE})
+
+
+class OuterTarError(Exception):
+    """The outer archive is not a tar we can read. ``truncated``: it ends inside a member."""
+
+    def __init__(self, message: str, truncated: bool = False) -> None:
+        super().__init__(message)
+        self.truncated = truncated
+
+
+class _Readable(Protocol):
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One member of the outer tar. ``offset``: where its data starts, in bytes from the start
+    of the archive; ``size``: its data's length in bytes; ``link``: a symlink's or hardlink's
+    target, as stored."""
+
+    name: str
+    type: bytes
+    size: int
+    offset: int
+    link: str
+
+    @property
+    def is_file(self) -> bool:
+        return self.type in REGULAR
+
+    @property
+    def is_symlink(self) -> bool:
+        return self.type == tarfile.SYMTYPE
+
+    @property
+    def is_hardlink(self) -> bool:
+        return self.type == tarfile.LNKTYPE
+
+
+def normalise(name: str) -> str | None:
+    """A member name as a relative path inside the archive, or None if it would leave it."""
+    name = posixpath.normpath(name.replace("\\", "/")).lstrip("/") if name else ""
+    if name in ("", ".") or name == ".." or name.startswith("../"):
+        return None
+    return name
+
+
+class OuterTarReader:
+    """Reads headers from ``stream``; the caller reads or skips each member's data.
+
+    ``members()`` yields each member once its header (and any long-name or PAX block before
+    it) is read. Before the next iteration the caller must have consumed exactly ``size``
+    bytes through ``read_data`` or not at all: what is left is skipped, with the padding.
+    """
+
+    def __init__(self, stream: _Readable) -> None:
+        self._stream = stream
+        self._pos = 0
+        self._left = 0  # data bytes of the current member not yet read by the caller
+
+    def _read_exact(self, n: int) -> bytes:
+        parts, want = [], n
+        while want > 0:
+            data = self._stream.read(min(want, 1 << 20))
+            if not data:
+                raise OuterTarError("the archive ends inside a member", truncated=True)
+            parts.append(data)
+            want -= len(data)
+        self._pos += n
+        return b"".join(parts)
+
+    def _read_block(self) -> bytes:
+        """One header block; shorter only at the end of the stream (pipes read short)."""
+        block = self._stream.read(BLOCK)
+        while 0 < len(block) < BLOCK:
+            more = self._stream.read(BLOCK - len(block))
+            if not more:
+                break
+            block += more
+        return block
+
+    def _skip(self, n: int) -> None:
+        seek = getattr(self._stream, "seek", None)
+        if seek is not None and n > 0:
+            seek(n, 1)
+            self._pos += n
+            return
+        while n > 0:
+            step = min(n, 1 << 20)
+            self._read_exact(step)
+            n -= step
+
+    def read_data(self, n: int) -> bytes:
+        """Up to ``n`` bytes of the current member's data; b"" at its end."""
+        n = min(n, self._left)
+        if n <= 0:
+            return b""
+        data = self._stream.read(n)
+        if not data:
+            raise OuterTarError("the archive ends inside a member", truncated=True)
+        self._left -= len(data)
+        self._pos += len(data)
+        return data
+
+    def _finish_member(self, size: int) -> None:
+        self._skip(self._left + (-size % BLOCK))
+        self._left = 0
+
+    def _special(self, size: int, what: str) -> bytes:
+        if size > MAX_SPECIAL:
+            raise OuterTarError(f"{what} of {size} bytes (the limit is {MAX_SPECIAL})")
+        data = self._read_exact(size)
+        self._skip(-size % BLOCK)
+        return data
+
+    def members(self) -> Iterator[Member]:
+        """Every member, with GNU long names and PAX path/linkpath/size applied. Raises
+        OuterTarError on a damaged header or an archive that ends inside a member."""
+        long_name: str | None = None
+        long_link: str | None = None
+        pax: dict[str, str] = {}
+        previous = 0
+        while True:
+            self._finish_member(previous)
+            previous = 0
+            block = self._read_block()
+            if len(block) < BLOCK:
+                if not block and self._pos > 0:
+                    return  # an archive without its end blocks: Go accepts it
+                raise OuterTarError("the archive ends inside a header", truncated=bool(block))
+            self._pos += BLOCK
+            if not any(block):
+                return  # end-of-archive marker; what follows is padding
+            try:
+                info = tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
+            except tarfile.HeaderError as exc:
+                raise OuterTarError(f"invalid tar header ({exc})") from None
+            kind = info.type
+            if kind in (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK):
+                text = _cstring(self._special(info.size, "a GNU long name"))
+                if kind == tarfile.GNUTYPE_LONGNAME:
+                    long_name = text
+                else:
+                    long_link = text
+                continue
+            if kind in (tarfile.XHDTYPE, tarfile.SOLARIS_XHDTYPE):
+                pax = _pax(self._special(info.size, "a PAX header"))  # the last one applies
+                continue
+            if kind == tarfile.XGLTYPE:
+                self._special(info.size, "a PAX global header")  # no member of its own
+                continue
+            name = pax.get("path", long_name if long_name is not None else info.name)
+            link = pax.get("linkpath", long_link if long_link is not None else info.linkname)
+            size = _pax_size(pax.get("size"), info.size)
+            long_name = long_link = None
+            pax = {}
+            if kind not in REGULAR:
+                size = size if kind == tarfile.CONTTYPE else 0
+            self._left = size
+            previous = size
+            yield Member(name, kind, size, self._pos, link)
+
+
+def _cstring(data: bytes) -> str:
+    return data.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+
+
+def _pax(data: bytes) -> dict[str, str]:
+    """PAX records (``"%d %s=%s\\n"``). Raises OuterTarError on a malformed record."""
+    out: dict[str, str] = {}
+    pos = 0
+    while pos < len(data):
+        if data[pos] == 0:
+            break
+        space = data.find(b" ", pos)
+        if space < 0 or not data[pos:space].isdigit():
+            raise OuterTarError("malformed PAX record")
+        length = int(data[pos:space])
+        record = data[space + 1 : pos + length]
+        if length <= space - pos or pos + length > len(data) or not record.endswith(b"\n"):
+            raise OuterTarError("malformed PAX record")
+        key, eq, value = record[:-1].partition(b"=")
+        if not eq:
+            raise OuterTarError("malformed PAX record")
+        out[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
+        pos += length
+    return out
+
+
+def _pax_size(value: str | None, default: int) -> int:
+    if value is None:
+        return default
+    if not value.isdigit() or len(value) > 19 or int(value) >= 1 << 63:
+        raise OuterTarError(f"invalid PAX size {value[:40]!r}")
+    return int(value)
