@@ -46,8 +46,8 @@ def scanned_blob_problems(desc: Descriptor, scan: BlobScan, where: str) -> list[
     claims that its stored bytes hash to that digest only when they are stored uncompressed:
     ``docker load`` also takes compressed layer files, whose diff_id the layer rules check."""
     digest: Digest | None = scan.digest
-    if desc.digest_is_diff_id and scan.compression is not mt.Compression.NONE:
-        digest = None
+    if desc.digest_is_diff_id:
+        digest = None  # its one claim is the diff_id: the layer rules (or --fast's) check it
     if scan.digest.algorithm != desc.digest.algorithm:
         digest = None
     return blob_problems(desc, digest, scan.size, where)
@@ -96,10 +96,23 @@ def layer_problems(
 
 
 def fast_layer_problems(desc: Descriptor, scan: BlobScan, where: str) -> list[Problem]:
-    """--fast reads stored bytes only: a compressed layer named by its diff_id cannot be checked
-    without inflating it."""
-    if desc.digest_is_diff_id and scan.compression is not mt.Compression.NONE:
+    """--fast reads stored bytes only. A layer named by its diff_id (legacy save) is checked by
+    its stored sha256 when it is stored uncompressed (a mismatch is a diff_id mismatch: that is
+    its one claim); compressed, it cannot be checked without inflating it."""
+    if not desc.digest_is_diff_id:
+        return []
+    if scan.compression is mt.Compression.NONE:
+        if scan.digest == desc.digest:
+            return []
         return [
+            _p(
+                Kind.DIFF_ID_MISMATCH,
+                str(desc.digest),
+                where,
+                f"{desc.digest}: the stored layer hashes to {scan.digest}",
+            )
+        ]
+    return [
             _p(
                 Kind.UNVERIFIABLE_DIGEST,
                 str(desc.digest),
@@ -107,7 +120,6 @@ def fast_layer_problems(desc: Descriptor, scan: BlobScan, where: str) -> list[Pr
                 f"a {scan.compression.value} layer named by its diff_id: verify without --fast",
             )
         ]
-    return []
 
 
 # --- rules on the model alone (inspect and verify share them) ---------------------------------
