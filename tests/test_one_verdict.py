@@ -393,3 +393,14 @@ def test_docker25_dir_and_to_dir_helper_agree(tmp_path: Path) -> None:
     a = run_cli("inspect", "--format", "json", str(to_dir(w, tmp_path / "d"))).json()["images"]
     b = run_cli("inspect", "--format", "json", str(tmp_path / "save.tar")).json()["images"]
     assert [i["manifest_digest"] for i in a] == [i["manifest_digest"] for i in b]
+
+
+def test_one_manifest_listed_under_many_names_is_one_image(tmp_path: Path) -> None:
+    root = tmp_path / "l"
+    desc = image_manifest(root, [layer_tar({"a": b"a"})])
+    names = [f"example/app:{n}" for n in range(40_000)]
+    listed = [{**desc, "annotations": {"org.opencontainers.image.ref.name": n}} for n in names]
+    layout(root, listed)
+    run = run_cli("inspect", "--format", "json", str(root), timeout=20)
+    assert run.code == 0
+    assert [len(i["refs"]) for i in run.json()["images"]] == [40_000]

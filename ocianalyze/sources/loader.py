@@ -46,7 +46,8 @@ class _Node:
 
     descriptor: Descriptor
     parents: list[Digest | None] = field(default_factory=list)  # None: listed by index.json
-    refs: list[str] = field(default_factory=list)  # names given where index.json lists it
+    parent_set: set[Digest | None] = field(default_factory=set)
+    refs: dict[str, None] = field(default_factory=dict)  # names index.json gives it (in order)
     doc: Index | Manifest | None = None
     state: str = "new"  # new, walking, done
 
@@ -114,7 +115,7 @@ class Loader:
                 r for r in (desc.annotation(CONTAINERD_NAME), desc.annotation(REF_NAME)) if r
             )
             node = self._visit(desc, None)
-            node.refs += [r for r in refs if r not in node.refs]
+            node.refs.update(dict.fromkeys(refs))
             self._expand(desc.digest, 0)  # depth first: images keep the order of the listing
         self._finish()
 
@@ -123,7 +124,8 @@ class Loader:
         if node is None:
             node = self._nodes[desc.digest] = _Node(desc)
             self._order.append(desc.digest)
-        if parent not in node.parents:
+        if parent not in node.parent_set:
+            node.parent_set.add(parent)
             node.parents.append(parent)
         return node
 
@@ -182,10 +184,10 @@ class Loader:
             return memo[digest]
         memo[digest] = ()  # a cycle adds nothing
         node = self._nodes[digest]
-        names = list(node.refs)
+        names = dict(node.refs)  # an ordered set: merging stays linear in the names
         for parent in node.parents:
             if parent is not None:
-                names += [r for r in self._refs(parent, memo) if r not in names]
+                names.update(dict.fromkeys(self._refs(parent, memo)))
         memo[digest] = tuple(names)
         return memo[digest]
 
