@@ -9,12 +9,9 @@ from typing import BinaryIO
 from ..compression import CorruptStream, DecompressingReader, Readable, sniff
 from ..errors import NotAnExport, TruncatedInput, Unreadable
 from ..mediatypes import Compression
-from .base import DirStorage, Export, ExportFormat, Storage
-from .docker_save import load_docker, read_docker_manifest
-from .loader import Loader
-from .oci_layout import load_oci
+from .base import DirStorage, Export, Storage
+from .layouts import LAYOUTS
 from .outer_tar import BLOCK
-from .skopeo_dir import load_skopeo_dir
 from .tarball import MemberSink, StreamStorage, TarStorage, keep_metadata
 
 HEAD = 1024
@@ -138,36 +135,23 @@ def _from_stream(raw: Readable, head: bytes, where: str, sink: MemberSink) -> Ex
 def _from_dir(p: Path, where: str) -> Export:
     storage = DirStorage(p, where)
     names = {n for n in ROOT_NAMES if storage.size(n) is not None}
-    if "version" in names and "manifest.json" in names and "index.json" not in names:
-        return _export(where, ExportFormat.DOCKER_DIR, storage, load_skopeo_dir(storage), names)
     return _load(storage, names, where, archive=False)
 
 
 def _load(storage: Storage, names: set[str], where: str, *, archive: bool) -> Export:
-    present = {n for n in ROOT_NAMES if n in names}
-    if "index.json" in names or "oci-layout" in names:
-        if "manifest.json" in names:  # Docker 25+: an OCI layout plus docker's manifest.json
-            entries = read_docker_manifest(storage)
-            return _export(
-                where, ExportFormat.DOCKER_ARCHIVE, storage, load_oci(storage, entries), present
+    """Load with the first layout of the registry that claims the export's root files."""
+    present = frozenset(n for n in ROOT_NAMES if n in names)
+    for layout in LAYOUTS:
+        fmt = layout.claims(present, archive)
+        if fmt is not None:
+            loader = layout.load(storage)
+            return Export(
+                where,
+                fmt,
+                loader.model(),
+                storage,
+                loader.locations,
+                loader.observed,
+                metadata_names=present,
             )
-        fmt = ExportFormat.OCI_ARCHIVE if archive else ExportFormat.OCI_LAYOUT
-        return _export(where, fmt, storage, load_oci(storage), present)
-    if "manifest.json" in names:
-        loader = load_docker(storage, read_docker_manifest(storage))
-        return _export(where, ExportFormat.DOCKER_ARCHIVE, storage, loader, present)
     raise NotAnExport(where, "no index.json, oci-layout or manifest.json: not an image export")
-
-
-def _export(
-    where: str, fmt: ExportFormat, storage: Storage, loader: Loader, names: set[str]
-) -> Export:
-    return Export(
-        where,
-        fmt,
-        loader.model(),
-        storage,
-        loader.locations,
-        loader.observed,
-        metadata_names=frozenset(names),
-    )
