@@ -82,23 +82,21 @@ class DirStorage:
 
     def size(self, name: str) -> int | None:
         """The size in bytes of the regular file ``name``, or None when the export lacks it."""
-        fd = self._open_fd(name)
-        if fd is None:
+        opened = self._open_fd(name)
+        if opened is None:
             return None
-        try:
-            return os.fstat(fd).st_size
-        finally:
-            os.close(fd)
+        os.close(opened[0])
+        return opened[1]
 
     def open_sized(self, name: str) -> tuple[BinaryIO, int] | None:
         """An unbuffered read-only stream of ``name`` and its size in bytes, from one open;
         None when the export lacks a regular file of that name. Raises ``UnsafePath``,
         ``Unreadable``."""
-        fd = self._open_fd(name)
-        if fd is None:
+        opened = self._open_fd(name)
+        if opened is None:
             return None
+        fd, size = opened
         try:
-            size = os.fstat(fd).st_size
             return io.FileIO(fd, "rb", closefd=True), size
         except BaseException:
             os.close(fd)
@@ -115,8 +113,9 @@ class DirStorage:
     def prescanned(self, name: str) -> BlobScan | None:
         return None
 
-    def _open_fd(self, name: str) -> int | None:
-        """A descriptor of the regular file ``name``, checked by fstat; None when absent."""
+    def _open_fd(self, name: str) -> tuple[int, int] | None:
+        """A descriptor of the regular file ``name`` and its size in bytes, both from one
+        fstat; None when absent."""
         if "\0" in name:  # no file system holds such a name
             return None
         if not self._closer.alive:
@@ -126,14 +125,14 @@ class DirStorage:
             return None
         return self._regular(fd, name)
 
-    def _regular(self, fd: int, name: str) -> int | None:
+    def _regular(self, fd: int, name: str) -> tuple[int, int] | None:
         try:
             st = os.fstat(fd)
         except OSError as exc:
             os.close(fd)
             raise _unreadable(f"{self.where}: {name}", exc.errno) from None
         if stat.S_ISREG(st.st_mode):
-            return fd
+            return fd, st.st_size
         os.close(fd)
         return None
 
