@@ -248,9 +248,10 @@ def _scan_one(
         member = storage.canonical(name)
         result = export.streamed.get(member) if member else None
         return result if isinstance(result, BlobScan) else None
-    if storage.size(name) is None:
+    opened = storage.open_sized(name)  # one open: the file checked is the file read
+    if opened is None:
         return None
-    with storage.open(name) as raw:
+    with opened[0] as raw:
         stream: Readable = _Counting(raw, progress) if progress else raw
         return scan(stream, digest.algorithm, layer=_WALKER_MODE[how], opts=opts.scan)
 

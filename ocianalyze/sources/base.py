@@ -10,11 +10,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from ..digest import Digest
-from ..errors import BadManifest, Unreadable, UnsafePath
+from ..errors import BadManifest, Unreadable
 from ..model import MAX_METADATA_BYTES, ExportModel
 
 
@@ -37,19 +36,26 @@ class Storage(Protocol):
     def canonical(self, name: str) -> str | None:
         """The name ``name``'s data is stored under (links followed), None when absent."""
 
+    def open_sized(self, name: str) -> tuple[BinaryIO, int] | None:
+        """``name``'s bytes and its size in bytes from one open (what was checked is what is
+        read), or None when the export does not hold it."""
+
 
 def read_small(storage: Storage, name: str, limit: int = MAX_METADATA_BYTES) -> bytes | None:
     """Read a metadata file whole; None when absent.
 
     Raises BadManifest for files larger than ``limit`` bytes, Unreadable when the file system
     refuses the read, UnsafePath for a name that leads outside the export."""
-    size = storage.size(name)
-    if size is None:
-        return None
-    if size > limit:
-        raise BadManifest(f"{storage.where}: {name}", f"too large for metadata ({size} bytes)")
     try:
-        with storage.open(name) as f:
+        opened = storage.open_sized(name)
+        if opened is None:
+            return None
+        f, size = opened
+        with f:
+            if size > limit:
+                raise BadManifest(
+                    f"{storage.where}: {name}", f"too large for metadata ({size} bytes)"
+                )
             data = f.read(limit + 1)
     except OSError as exc:
         raise Unreadable(f"{storage.where}: {name}", exc.strerror or str(exc), exc.errno) from None
@@ -58,39 +64,6 @@ def read_small(storage: Storage, name: str, limit: int = MAX_METADATA_BYTES) -> 
             f"{storage.where}: {name}", f"too large for metadata (over {limit} bytes)"
         )
     return data
-
-
-class DirStorage:
-    """Files under a directory. Refuses any name that resolves (through symlinks) outside it."""
-
-    def __init__(self, root: Path, where: str) -> None:
-        self.root = root.resolve()
-        self.where = where
-
-    def _path(self, name: str) -> Path:
-        try:
-            path = (self.root / name).resolve()
-        except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop, before 3.13
-            raise Unreadable(f"{self.where}: {name}", str(exc)) from None
-        if path != self.root and self.root not in path.parents:
-            raise UnsafePath(f"{self.where}: {name}", "resolves outside the export")
-        return path
-
-    def size(self, name: str) -> int | None:
-        path = self._path(name)
-        try:
-            st = path.stat()
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        except OSError as exc:
-            raise Unreadable(f"{self.where}: {name}", exc.strerror or str(exc), exc.errno) from None
-        return st.st_size if path.is_file() else None
-
-    def open(self, name: str) -> BinaryIO:
-        return open(self._path(name), "rb", buffering=0)
-
-    def canonical(self, name: str) -> str | None:
-        return name if self.size(name) is not None else None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ from typing import BinaryIO
 from ..compression import CorruptStream, DecompressingReader, Readable, sniff
 from ..errors import NotAnExport, TruncatedInput, Unreadable
 from ..mediatypes import Compression
-from .base import DirStorage, Export, Storage
+from .base import Export, Storage
+from .dirstorage import DirStorage
 from .layouts import LAYOUTS
 from .outer_tar import BLOCK
 from .tarball import MemberSink, StreamStorage, TarStorage, keep_metadata
@@ -133,9 +134,13 @@ def _from_stream(raw: Readable, head: bytes, where: str, sink: MemberSink) -> Ex
 
 
 def _from_dir(p: Path, where: str) -> Export:
-    storage = DirStorage(p, where)
-    names = {n for n in ROOT_NAMES if storage.size(n) is not None}
-    return _load(storage, names, where, archive=False)
+    storage = DirStorage(p, where)  # its directory descriptor lives as long as the export
+    try:
+        names = {n for n in ROOT_NAMES if storage.size(n) is not None}
+        return _load(storage, names, where, archive=False)
+    except BaseException:
+        storage.close()
+        raise
 
 
 def _load(storage: Storage, names: set[str], where: str, *, archive: bool) -> Export:

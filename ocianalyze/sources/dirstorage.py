@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import Unreadable, UnsafePath
-from ..walker import BlobScan
 
 # Linux follows at most 40 symlinks in one lookup before ELOOP (fs/namei.c, MAXSYMLINKS).
 MAX_SYMLINKS = 40
@@ -110,8 +109,9 @@ class DirStorage:
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), name)
         return opened[0]
 
-    def prescanned(self, name: str) -> BlobScan | None:
-        return None
+    def canonical(self, name: str) -> str | None:
+        """``name`` itself when the export holds it (links are followed when opened)."""
+        return name if self.size(name) is not None else None
 
     def _open_fd(self, name: str) -> tuple[int, int] | None:
         """A descriptor of the regular file ``name`` and its size in bytes, both from one

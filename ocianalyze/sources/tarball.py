@@ -158,6 +158,14 @@ class _TarBase:
         found = self._index.resolve(name)
         return found[0] if found else None
 
+    def open(self, name: str) -> BinaryIO:
+        raise NotImplementedError
+
+    def open_sized(self, name: str) -> tuple[BinaryIO, int] | None:
+        """A member's data and size; a tar in hand cannot change between the two."""
+        size = self.size(name)
+        return None if size is None else (self.open(name), size)
+
 
 class TarStorage(_TarBase):
     """A seekable uncompressed tar file, indexed once."""
