@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 
 from . import mediatypes as mt
 from .digest import Digest
-from .errors import Kind, Problem
+from .errors import Kind, OciError, Problem, Unreadable, UnsafePath
 from .model import Descriptor, Image
 from .sources.base import Export
 from .walker import BlobScan
@@ -148,10 +148,30 @@ def _observed(export: Export, desc: Descriptor, where: str) -> list[Problem]:
 
 
 def _present(export: Export, desc: Descriptor) -> bool:
+    """True when the export holds the blob, or when the file system would not say (the scan,
+    or ``_unreachable``, reports why)."""
     if desc.digest in export.observed:
         return True
     name = export.locations.get(desc.digest, desc.digest.blob_path)
-    return export.storage.size(name) is not None
+    try:
+        return export.storage.size(name) is not None
+    except OciError:
+        return True
+
+
+def _unreachable(export: Export, desc: Descriptor) -> list[Problem]:
+    """A blob whose name leads outside the export, or that the file system refuses to read.
+    The same words as the verifier's scan of it, so the two reports are one."""
+    if desc.digest in export.observed:
+        return []
+    name = export.locations.get(desc.digest, desc.digest.blob_path)
+    try:
+        export.storage.size(name)
+    except UnsafePath as exc:
+        return [_p(Kind.BLOB_OUTSIDE_EXPORT, str(desc.digest), exc.where, exc.problem)]
+    except Unreadable as exc:
+        return [_p(Kind.UNREADABLE_BLOB, str(desc.digest), exc.where, exc.problem)]
+    return []
 
 
 def _image_rules(export: Export, image: Image) -> list[Problem]:
@@ -182,6 +202,8 @@ def _image_rules(export: Export, image: Image) -> list[Problem]:
                     "blob not verified",
                 )
             )
+    for desc in (config, *image.layers):
+        out += _unreachable(export, desc)
     for desc in image.layers:
         if not _present(export, desc):
             out.append(_missing_layer(desc, where))

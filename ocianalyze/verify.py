@@ -227,7 +227,7 @@ def _scan_job(
     except UnsafePath as exc:
         problem = Problem(Kind.BLOB_OUTSIDE_EXPORT, str(digest), exc.where, exc.problem)
     except Unreadable as exc:
-        problem = Problem(Kind.UNREADABLE_BLOB, str(digest), where, exc.problem)
+        problem = Problem(Kind.UNREADABLE_BLOB, str(digest), exc.where, exc.problem)
     except OciError as exc:
         problem = Problem(Kind.BAD_METADATA, str(digest), exc.where, exc.problem)
     except OSError as exc:
