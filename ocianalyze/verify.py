@@ -112,13 +112,14 @@ class MemberScanner:
 def open_export(
     path: str,
     *,
-    scan_stream: bool = False,
+    scan_stream: bool = True,
     opts: ScanOptions = ScanOptions(),
     progress: Callable[[int], None] | None = None,
     stdin: BinaryIO | None = None,
 ) -> Export:
     """Open an export for verification: as ``sources.open_export``, and with ``scan_stream``
-    a one-pass input has each member scanned as it passes (needed to verify it later)."""
+    (the default) a one-pass input has each member scanned as it passes, which verifying it
+    needs; without, a stream's blobs are not read and ``verify`` reports them unscanned."""
     sink = MemberScanner(opts, progress) if scan_stream else None
     return _open_source(path, sink=sink, stdin=stdin)
 
@@ -246,8 +247,12 @@ def _scan_one(
     storage = export.storage
     if export.streamed:
         member = storage.canonical(name)
-        result = export.streamed.get(member) if member else None
-        return result if isinstance(result, BlobScan) else None
+        if member is None:
+            return None
+        result = export.streamed.get(member)
+        if not isinstance(result, BlobScan):  # opened without a MemberScanner: never an OK
+            raise OciError(f"{export.path}: {name}", "this stream member was not scanned")
+        return result
     opened = storage.open_sized(name)  # one open: the file checked is the file read
     if opened is None:
         return None
