@@ -1,8 +1,10 @@
 """The streaming scanner: the one place where blob bytes are read.
 
 One pass over a blob, in 256 KiB chunks: hash the stored bytes, sniff the compression from the
-first bytes, decompress, hash the tar stream (the diff_id) and walk its headers. Nothing is
-buffered beyond one chunk and one capped decoder output, whatever the blob's size.
+first bytes, decompress, hash the tar stream (the diff_id) and walk its headers. Per scan,
+nothing is buffered beyond one chunk and the decoder's state; decoder output and hand-offs
+between threads count against one process-wide budget (IN_FLIGHT), so peak memory does not
+grow with the blob's size nor with the number of scans running at once.
 """
 
 from __future__ import annotations
