@@ -30,10 +30,13 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from scale import DEPTH, FANOUT, FILES, LEVELS, build_scale
 
 VERSION = "v1"  # bump when the built data changes: the cache is keyed by it
 MB = 1_000_000
@@ -42,6 +45,8 @@ PARTS = 4  # layers of the multi-layer image, MB/5 of files each
 RSS_TARGET_MIB = 64
 
 OCI = [sys.executable, "-m", "ocianalyze", "verify", "--quiet"]
+SCALE_GROUPS = ("million", "deep", "fanout")
+SCALE_TIMEOUT = 60.0  # seconds: a run past it is killed and shown as ERROR, the rest goes on
 GZIP_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 ZSTD_LAYER = "application/vnd.oci.image.layer.v1.tar+zstd"
 
@@ -340,6 +345,8 @@ class Contender:
     cpu: list[float] = field(default_factory=list)  # CPU seconds of the run's processes
     others: list[float] = field(default_factory=list)  # cores busy with other work meanwhile
     errors: list[str] = field(default_factory=list)
+    rss_target_mib: int = RSS_TARGET_MIB
+    timeout: float | None = None  # seconds; None: no limit
 
     @property
     def median(self) -> float | None:
@@ -352,6 +359,8 @@ class Comparison:
     ours: str  # contender key in the "ocianalyze" column
     base: str  # contender key in the "baseline" column
     target: float | None  # base/ours time must be at least this; None: shown, not judged
+    # (fixed-cost contender, units, unit name): also show (ours - fixed) / units in µs
+    per: tuple[str, int, str] | None = None
 
     @property
     def target_text(self) -> str:
@@ -387,6 +396,78 @@ def openssl_dgst(key: str, what: str, layout: Path) -> Contender:
 
 def oci(key: str, label: str, *args: str | Path) -> Contender:
     return Contender(key, label, [*OCI, *map(str, args)], ocianalyze=True)
+
+
+def oci_cmd(key: str, label: str, *args: str | Path, rss: int = RSS_TARGET_MIB) -> Contender:
+    """Any ocianalyze command line (``args`` start with the command), with the scale rows'
+    time limit and its own RSS target."""
+    cmd = [sys.executable, "-m", "ocianalyze", *map(str, args)]
+    return Contender(key, label, cmd, ocianalyze=True, rss_target_mib=rss, timeout=SCALE_TIMEOUT)
+
+
+def scale_groups(scale: Path, root: Path) -> list[Group]:
+    """Rows whose cost follows an input's shape (see scale.py): informational, no targets."""
+    layer = shlex.quote(str(layer_blobs(scale / "million")[0]))
+    n = f"{FILES // 1_000_000}M files"
+    per = ("oci-m-tiny", FILES, "file")
+    million = Group(
+        "million",
+        [
+            oci("oci-m-tiny", "verify, one 1-file layer (fixed cost)", root / "tiny"),
+            oci_cmd("oci-m-verify", f"verify, {n}", "verify", "--quiet", scale / "million"),
+            oci_cmd("oci-m-report", f"report, {n}", "report", scale / "million", rss=96),
+            oci_cmd(
+                "oci-m-files",
+                f"files --format json, {n}",
+                "files",
+                "--format",
+                "json",
+                scale / "million",
+            ),
+            shell_contender("tar-m", f"tar -tzvf, {n}", f"tar -tzvf {layer}", "tar"),
+        ],
+        [
+            Comparison(f"{n}: verify vs tar -tzvf", "oci-m-verify", "tar-m", None, per),
+            Comparison(f"{n}: report vs tar -tzvf", "oci-m-report", "tar-m", None, per),
+            Comparison(f"{n}: files --format json vs tar -tzvf", "oci-m-files", "tar-m", None, per),
+        ],
+    )
+    deep, shallow = scale / "deep", scale / "shallow"
+    depth = f"{DEPTH:,} levels deep"
+    deep_group = Group(
+        "deep",
+        [
+            c
+            for cmd in ("verify", "report", "files")
+            for c in (
+                oci_cmd(f"oci-deep-{cmd}", f"{cmd}, 4 files {depth} + a whiteout", cmd, deep),
+                oci_cmd(f"oci-shallow-{cmd}", f"{cmd}, the same 1 level deep", cmd, shallow),
+            )
+        ],
+        [
+            Comparison(f"{cmd}: {depth} vs 1 level", f"oci-deep-{cmd}", f"oci-shallow-{cmd}", None)
+            for cmd in ("verify", "report", "files")
+        ],
+    )
+    fan = f"{LEVELS} nested indexes x {FANOUT}"
+    fanout = Group(
+        "fanout",
+        [
+            c
+            for cmd in ("inspect", "verify")
+            for c in (
+                oci_cmd(f"oci-fan-{cmd}", f"{cmd}, {fan}", cmd, scale / "fanout"),
+                oci_cmd(
+                    f"oci-flat-{cmd}", f"{cmd}, the same image listed once", cmd, scale / "flat"
+                ),
+            )
+        ],
+        [
+            Comparison(f"{cmd}: {fan} vs listed once", f"oci-fan-{cmd}", f"oci-flat-{cmd}", None)
+            for cmd in ("inspect", "verify")
+        ],
+    )
+    return [million, deep_group, fanout]
 
 
 def layer_group(
@@ -475,8 +556,15 @@ def run_ocianalyze(c: Contender) -> None:
     with tempfile.TemporaryFile() as out:
         t0 = time.perf_counter()
         proc = subprocess.Popen(c.cmd, stdout=out, stderr=subprocess.STDOUT)
+        killer = threading.Timer(c.timeout, proc.kill) if c.timeout else None
+        if killer is not None:
+            killer.start()
         _, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - t0
+        if killer is not None:
+            killer.cancel()
+            if c.timeout is not None and elapsed >= c.timeout:
+                c.errors.append(f"killed after {c.timeout:.0f} s")
         proc.returncode = os.waitstatus_to_exitcode(status)
         c.times.append(elapsed)
         c.rss_kib.append(usage.ru_maxrss)
@@ -526,7 +614,9 @@ def measure(group: Group, rounds: int) -> None:
     for c in runnable:  # untimed warm-up: page cache, .pyc files; also checks it works
         run(c)
         for runs in (c.times, c.rss_kib, c.faults, c.cpu, c.others):
-            runs.clear()
+            if not c.errors:  # a failed run is kept: it is the only one (see below)
+                runs.clear()
+    runnable = [c for c in runnable if not c.errors]  # no rounds of a run that fails
     for r in range(rounds):
         for c in runnable:
             run(c)
@@ -589,6 +679,7 @@ def rows_for(group: Group) -> list[Row]:
                 ratio,
                 cmp.target_text,
                 "" if cmp.target is None else "PASS" if ratio >= cmp.target else "MISS",
+                _per_unit(cmp, ours, by_key),
             )
         )
     if not group.comparisons:
@@ -607,13 +698,24 @@ def rows_for(group: Group) -> list[Row]:
     return rows
 
 
+def _per_unit(cmp: Comparison, ours: Contender, by_key: dict[str, Contender]) -> str:
+    """``(ours - fixed cost) / units`` in µs, as a note, for comparisons that ask for it."""
+    if cmp.per is None:
+        return ""
+    fixed_key, units, unit = cmp.per
+    fixed = by_key[fixed_key].median
+    if fixed is None or ours.median is None:
+        return ""
+    return f"{(ours.median - fixed) / units * 1e6:.2f} µs per {unit} over the fixed cost"
+
+
 def rss_rows(all_groups: list[Group], floor_kib: int) -> list[Row]:
     rows = []
     for g in all_groups:
         for c in g.contenders:
             if c.ocianalyze and c.rss_kib:
                 peak = max(c.rss_kib) / 1024
-                result = "PASS" if peak <= RSS_TARGET_MIB else "MISS"
+                result = "PASS" if peak <= c.rss_target_mib else "MISS"
                 note = ""
                 if min(c.rss_kib) <= floor_kib * 1.05:
                     note = f"at the floor ({floor_kib / 1024:.1f} MiB, this process's peak)"
@@ -622,7 +724,7 @@ def rss_rows(all_groups: list[Group], floor_kib: int) -> list[Row]:
                     None,
                     None,
                     peak,
-                    f"<= {RSS_TARGET_MIB} MiB",
+                    f"<= {c.rss_target_mib} MiB",
                     result,
                     note,
                 )
@@ -749,12 +851,20 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3, help="runs of each contender (default 3)")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     ap.add_argument("--check", action="store_true", help="exit 1 if any target is missed")
-    ap.add_argument("--only", metavar="GROUPS", help="comma list of gzip,zstd,jobs,fast,startup")
+    ap.add_argument(
+        "--only",
+        metavar="GROUPS",
+        help="comma list of gzip,zstd,jobs,fast,startup,million,deep,fanout",
+    )
     ap.add_argument("--build-only", action="store_true", help="build the cached images and stop")
+    ap.add_argument("--build-scale", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     mb = int(os.environ.get("OCIANALYZE_BENCH_MB", "500"))
     if args.build_only:
         print(build(mb))
+        return 0
+    if args.build_scale:  # in a child process, for the reason given below
+        print(build_scale(cache_root(), say))
         return 0
     root = cache_root() / f"{VERSION}-{mb}mb"
     if not (root / "built.json").exists():
@@ -772,9 +882,15 @@ def main() -> int:
     print(f"ocianalyze source: {source_state()}; this process's peak RSS {floor / 1024:.1f} MiB")
     print(f"tar header walk: {walker_kind()}")
     info = describe(root)
+    wanted = set(args.only.split(",")) if args.only else None
     chosen = groups(root)
-    if args.only:
-        wanted = set(args.only.split(","))
+    if wanted is None or wanted & set(SCALE_GROUPS):
+        # Built in a child process, like the main data (see above): this one stays small.
+        build_cmd = [sys.executable, __file__, "--build-scale"]
+        built = subprocess.run(build_cmd, check=True, stdout=subprocess.PIPE, text=True)
+        scale = Path(built.stdout.strip())
+        chosen += scale_groups(scale, root)
+    if wanted is not None:
         chosen = [g for g in chosen if g.name in wanted]
     for g in chosen:
         measure(g, args.rounds)

@@ -8,12 +8,15 @@ readers (and so Docker and containerd) do; anything else after the last one is t
 
 from __future__ import annotations
 
+import enum
 import sys
+import threading
 import types
 import zlib
 from collections.abc import Iterator
 from typing import Any, Protocol
 
+from .errors import Kind
 from .mediatypes import Compression
 
 _gzip_impl: types.ModuleType
@@ -28,6 +31,84 @@ else:
     from backports import zstd as _zstd
 
 
+class Budget(Protocol):
+    """A shared cap on bytes alive at once: ``take(n)`` may block until others ``give``."""
+
+    def take(self, n: int, /) -> None: ...
+
+    def give(self, n: int, /) -> None: ...
+
+
+class ByteBudget:
+    """A cap on bytes alive at once (decoder output, hand-offs between threads), shared by the
+    scans running in a process: a scan takes a ``share()`` and closes it when done.
+
+    No take passes the cap while anything is held, and a share that holds bytes may not hold
+    more than its fair part (cap / open shares): each thread's allocator arena then peaks near
+    its fair part, not near the cap. A take into an empty budget always succeeds, so one piece
+    larger than the cap still moves. Whoever holds bytes gives them back without waiting on
+    the budget (consumers never take), so a waiting taker always wakes: no deadlock."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.used = 0
+        self.members = 0
+        self.changed = threading.Condition(threading.Lock())
+
+    def share(self) -> Share:
+        with self.changed:
+            self.members += 1
+        return Share(self)
+
+
+class Share:
+    """One scan's part of a ByteBudget: a Budget for its decoder and its sink."""
+
+    def __init__(self, pool: ByteBudget) -> None:
+        self._pool = pool
+        self.held = 0
+        self._open = True
+
+    def take(self, n: int, /) -> None:
+        pool = self._pool
+        with pool.changed:
+            while self._must_wait(n):
+                pool.changed.wait()
+            pool.used += n
+            self.held += n
+
+    def _must_wait(self, n: int) -> bool:
+        pool = self._pool
+        over_cap = pool.used > 0 and pool.used + n > pool.cap
+        over_share = self.held > 0 and self.held + n > pool.cap // pool.members
+        return over_cap or over_share
+
+    def give(self, n: int, /) -> None:
+        pool = self._pool
+        with pool.changed:
+            pool.used -= n
+            self.held -= n
+            pool.changed.notify_all()
+
+    def close(self) -> None:
+        pool = self._pool
+        with pool.changed:
+            if self._open:
+                self._open = False
+                pool.members -= 1
+                pool.changed.notify_all()
+
+
+class _Unbounded:
+    """The budget of a decoder nobody shares memory with (an archive compressed as a whole)."""
+
+    def take(self, n: int, /) -> None:
+        pass
+
+    def give(self, n: int, /) -> None:
+        pass
+
+
 class Readable(Protocol):
     """Anything with ``read(n)``: files, pipes, tar members, our own readers."""
 
@@ -37,12 +118,22 @@ class Readable(Protocol):
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 OUT_CAP = 1 << 20  # bytes of output per decoder call
+# containerd's default (and libzstd's): frames may ask for windows up to 2^27 bytes (128 MiB,
+# `zstd --long=27`); a larger one would make the decoder allocate it, so it is refused.
+ZSTD_WINDOW_LOG_MAX = 27
+ZSTD_WINDOW_MAX = 1 << ZSTD_WINDOW_LOG_MAX
 DECODE_ERRORS: tuple[type[Exception], ...] = (
     zlib.error,
     _zstd.ZstdError,
     EOFError,
     _gzip_impl.error,
 )
+
+
+_WINDOW_LOG_MAX = _zstd.DecompressionParameter.window_log_max
+# Bytes to hold after a member before deciding what follows: a zstd frame's magic, its header
+# descriptor and window descriptor (no valid gzip member or zstd frame is shorter).
+_MEMBER_HEAD = 6
 
 
 def _is_zstd_frame(head: bytes) -> bool:
@@ -53,6 +144,8 @@ def _is_zstd_frame(head: bytes) -> bool:
 
 
 def sniff(head: bytes) -> Compression:
+    """The compression of a blob from its first bytes: gzip (RFC 1952 magic), zstd (RFC 8878
+    frame or skippable frame magic), else none. Formats we cannot read: ``sniff_unsupported``."""
     if head[:2] == GZIP_MAGIC:
         return Compression.GZIP
     if _is_zstd_frame(head):
@@ -60,29 +153,89 @@ def sniff(head: bytes) -> Compression:
     return Compression.NONE
 
 
-class CorruptStream(Exception):
-    """The compressed bytes are invalid, truncated, or followed by garbage."""
+class UnsupportedCompression(str, enum.Enum):
+    """Compressions a layer may be in that ocianalyze recognises but does not read. Legacy
+    `docker load` inflates xz and bzip2 layers (moby's archive.DecompressStream); the OCI
+    image spec names only gzip and zstd, and containerd reads only those."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    XZ = "xz"
+    BZIP2 = "bzip2"
+
+
+_UNSUPPORTED_MAGIC = (
+    (b"\xfd7zXZ\x00", UnsupportedCompression.XZ),  # xz file format, section 2.1.1.1
+    (b"BZh", UnsupportedCompression.BZIP2),  # then the block size, '1'..'9'
+)
+
+
+def sniff_unsupported(head: bytes) -> UnsupportedCompression | None:
+    """The compression ``head`` starts with, if it is one we recognise and do not read.
+
+    A caller first rules out a tar: a tar whose first name starts "BZh" is a tar."""
+    for magic, name in _UNSUPPORTED_MAGIC:
+        if head.startswith(magic):
+            return name
+    return None
+
+
+def zstd_window(head: bytes) -> int | None:
+    """The window size in bytes a zstd frame starting at ``head`` declares (RFC 8878, 3.1.1.1:
+    the Window_Descriptor, or the content size for a single-segment frame), None when the
+    header is not whole in ``head`` or not a zstd data frame."""
+    if len(head) < 6 or head[:4] != ZSTD_MAGIC:
+        return None
+    if head[4] & 0x20:  # Single_Segment_flag: the window is the whole content
+        try:
+            return _zstd.get_frame_info(head).decompressed_size
+        except _zstd.ZstdError:
+            return None
+    exponent, mantissa = head[5] >> 3, head[5] & 7
+    base = 1 << (10 + exponent)
+    return base + (base >> 3) * mantissa
+
+
+class CorruptStream(Exception):
+    """The compressed bytes are invalid, truncated, followed by garbage, or need more memory
+    than we allow. ``kind``: CORRUPT_COMPRESSION, TRUNCATED, TRAILING_DATA or LIMIT_EXCEEDED."""
+
+    def __init__(self, kind: Kind, message: str) -> None:
         super().__init__(message)
-        self.kind = kind  # "corrupt", "truncated" or "trailing"
+        self.kind = kind
 
 
 class Decoder:
     """Incremental gzip or zstd decoder over any number of members/frames."""
 
-    def __init__(self, compression: Compression) -> None:
+    def __init__(self, compression: Compression, budget: Budget | None = None) -> None:
+        """``budget``: when given, OUT_CAP bytes are taken from it before each decoder call
+        and what the piece does not use is given back at once; the receiver of a piece gives
+        back its length when done with it. Raises ValueError for Compression.NONE."""
         if compression is Compression.NONE:
             raise ValueError("no decoder for uncompressed data")
         self.compression = compression
+        self._budget: Budget = budget if budget is not None else _Unbounded()
         self._obj: Any = self._new()
         self._between = b""  # bytes seen after a member ended, before we know what follows
         self._in_member = True
+        self._first = True  # the first frame's header is checked on the first feed
 
     def _new(self) -> Any:
         if self.compression is Compression.GZIP:
             return _gzip_impl.decompressobj(wbits=31)
-        return _zstd.ZstdDecompressor()
+        return _zstd.ZstdDecompressor(options={_WINDOW_LOG_MAX: ZSTD_WINDOW_LOG_MAX})
+
+    def _check_window(self, head: bytes) -> None:
+        """Refuse a zstd frame whose window passes ZSTD_WINDOW_MAX before the decoder allocates
+        it. libzstd refuses it too (the option above); this names the window in the problem."""
+        if self.compression is not Compression.ZSTD:
+            return
+        window = zstd_window(head)
+        if window is not None and window > ZSTD_WINDOW_MAX:
+            raise CorruptStream(
+                Kind.LIMIT_EXCEEDED,
+                f"zstd frame declares a window of {window} bytes, over the limit of "
+                f"{ZSTD_WINDOW_MAX} bytes (2^{ZSTD_WINDOW_LOG_MAX}, containerd's default)",
+            )
 
     def _starts_member(self, head: bytes) -> bool:
         if self.compression is Compression.GZIP:
@@ -92,29 +245,33 @@ class Decoder:
     def feed(self, data: bytes) -> Iterator[bytes]:
         """Yield the decompressed output of ``data`` in pieces of at most OUT_CAP bytes."""
         try:
+            if self._first:
+                self._first = False
+                self._check_window(data)
             while data:
                 if not self._in_member:
                     data = self._between + data
                     self._between = b""
-                    if len(data) < 4:
+                    if len(data) < _MEMBER_HEAD:
                         self._between = data
                         return
                     if not self._starts_member(data):
                         raise CorruptStream(
-                            "trailing", "data after the end of the compressed stream"
+                            Kind.TRAILING_DATA, "data after the end of the compressed stream"
                         )
+                    self._check_window(data)
                     self._obj, self._in_member = self._new(), True
                 yield from self._drain(data)
                 data = self._leftover()
         except DECODE_ERRORS as exc:
             raise CorruptStream(
-                "corrupt", f"invalid {self.compression.value} data: {exc}"
+                Kind.CORRUPT_COMPRESSION, f"invalid {self.compression.value} data: {exc}"
             ) from None
 
     def _drain(self, data: bytes) -> Iterator[bytes]:
-        obj = self._obj
+        obj, budget = self._obj, self._budget
         while True:
-            out = obj.decompress(data, OUT_CAP)
+            out = _budgeted(budget, obj, data)
             if out:
                 yield out
             data = getattr(obj, "unconsumed_tail", b"")
@@ -133,9 +290,20 @@ class Decoder:
     def finish(self) -> None:
         """Raise CorruptStream unless the input ended exactly after a complete member."""
         if self._in_member and not self._obj.eof:
-            raise CorruptStream("truncated", f"{self.compression.value} stream ends early")
+            raise CorruptStream(Kind.TRUNCATED, f"{self.compression.value} stream ends early")
         if self._between:
-            raise CorruptStream("trailing", "data after the end of the compressed stream")
+            raise CorruptStream(Kind.TRAILING_DATA, "data after the end of the compressed stream")
+
+
+def _budgeted(budget: Budget, obj: Any, data: bytes) -> bytes:
+    """One decoder call whose output buffer is reserved from ``budget`` before it exists."""
+    budget.take(OUT_CAP)
+    out: bytes = b""
+    try:
+        out = obj.decompress(data, OUT_CAP)
+    finally:
+        budget.give(OUT_CAP - len(out))
+    return out
 
 
 class DecompressingReader:

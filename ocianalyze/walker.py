@@ -1,8 +1,10 @@
 """The streaming scanner: the one place where blob bytes are read.
 
 One pass over a blob, in 256 KiB chunks: hash the stored bytes, sniff the compression from the
-first bytes, decompress, hash the tar stream (the diff_id) and walk its headers. Nothing is
-buffered beyond one chunk and one capped decoder output, whatever the blob's size.
+first bytes, decompress, hash the tar stream (the diff_id) and walk its headers. Per scan,
+nothing is buffered beyond one chunk and the decoder's state; decoder output and hand-offs
+between threads count against one process-wide budget (IN_FLIGHT), so peak memory does not
+grow with the blob's size nor with the number of scans running at once.
 """
 
 from __future__ import annotations
@@ -14,7 +16,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .compression import CorruptStream, Decoder, Readable, sniff
+from .compression import (
+    ByteBudget,
+    CorruptStream,
+    Decoder,
+    Readable,
+    Share,
+    UnsupportedCompression,
+    sniff,
+    sniff_unsupported,
+)
 from .digest import Digest
 from .entries import EntryTable
 from .errors import Kind
@@ -25,6 +36,10 @@ from .tarwalk import BLOCK, TarEntry, TarError, TarStats, TarWalker, _checksum_o
 CHUNK = 1 << 18  # measured: 256 KiB beat 64 KiB (fewer thread hand-offs) and 1 MiB
 HASH_CHUNK = 1 << 20  # blobs that are only hashed: fewer, larger reads
 DEFAULT_MAX_UNCOMPRESSED = 256 << 30  # 256 GiB per layer: past any real layer, a bomb stops
+# Bytes of decoder output and of hand-offs between threads alive at once in the whole process:
+# one split layer keeps 8 pieces of up to 1 MiB in flight as before; several layers share them
+# fairly (see ByteBudget), so peak RSS does not grow with --jobs.
+IN_FLIGHT_MAX = 8 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +55,9 @@ class BlobScan:
     findings: tuple[tuple[Kind, str], ...] = ()
     content: bytes | None = None  # the bytes themselves, when asked to keep small blobs
     entries: EntryTable | None = None  # every tar entry, when asked to collect them
+    # The content's compression when it is one we recognise and do not read (xz, bzip2):
+    # ``compression`` is then NONE and no diff_id is claimed.
+    unsupported: UnsupportedCompression | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +74,14 @@ def looks_like_tar(head: bytes) -> bool:
     return len(head) >= BLOCK and any(head[:BLOCK]) and _checksum_ok(head[:BLOCK])
 
 
+IN_FLIGHT = ByteBudget(IN_FLIGHT_MAX)
+
+
 class _TarSink:
     """Hashes the tar stream (unless told it is the stored stream) and walks its headers."""
 
-    def __init__(self, opts: ScanOptions, hash_tar: bool = True) -> None:
+    def __init__(self, opts: ScanOptions, share: Share, hash_tar: bool = True) -> None:
+        self.share = share
         self.hasher = hashlib.sha256() if hash_tar else None
         self.entries = EntryTable() if opts.collect_entries else None
         self.safety = SafetyChecker()
@@ -67,6 +89,13 @@ class _TarSink:
         self.failure: tuple[Kind, str] | None = None
 
     def take(self, piece: bytes) -> None:
+        """Consume ``piece``, whose length was taken from the share, and give it back."""
+        try:
+            self._consume(piece)
+        finally:
+            self.share.give(len(piece))
+
+    def _consume(self, piece: bytes) -> None:
         if self.hasher is not None:
             self.hasher.update(piece)
         if self.failure is None:
@@ -82,10 +111,12 @@ class _TarSink:
 class _ThreadedSink(_TarSink):
     """The same work on a second thread, so one large layer keeps two cores busy: reading and
     inflating on one; hashing the stored bytes, hashing the tar and walking it on the other
-    (hashlib and the decoders release the GIL). The queue is short: memory stays bounded."""
+    (hashlib and the decoders release the GIL). What waits in the queue counts against the
+    layer's share of the process-wide IN_FLIGHT budget, so memory stays bounded however many
+    layers run at once."""
 
-    def __init__(self, opts: ScanOptions, hash_tar: bool = True) -> None:
-        super().__init__(opts, hash_tar)
+    def __init__(self, opts: ScanOptions, share: Share, hash_tar: bool = True) -> None:
+        super().__init__(opts, share, hash_tar)
         self._queue: queue.Queue[tuple[Any, bytes] | None] = queue.Queue(maxsize=8)
         self._error: BaseException | None = None
         self._sent = 0  # chunks handed over to be hashed (written by the reading thread only)
@@ -97,18 +128,21 @@ class _ThreadedSink(_TarSink):
         try:
             while (item := self._queue.get()) is not None:
                 hasher, data = item
-                if hasher is None:
-                    super().take(data)
-                else:
-                    hasher.update(data)
-                    self._done += 1
+                try:
+                    if hasher is None:
+                        self._consume(data)
+                    else:
+                        hasher.update(data)
+                        self._done += 1
+                finally:
+                    self.share.give(len(data))
         except BaseException as exc:  # a bug: hand it to the reading thread, at close()
             self._error = exc
-            while self._queue.get() is not None:  # and keep the reader from blocking on put
-                pass
+            while (item := self._queue.get()) is not None:  # keep the reader from blocking
+                self.share.give(len(item[1]))
 
     def take(self, piece: bytes) -> None:
-        self._queue.put((None, piece))
+        self._queue.put((None, piece))  # its bytes are given back once consumed
 
     def hash_here(self, hasher: Any, always: bool) -> Callable[[bytes], None]:
         """An update function for ``hasher`` that hands the bytes to this sink's thread when
@@ -118,6 +152,7 @@ class _ThreadedSink(_TarSink):
         def update(data: bytes) -> None:
             if always or self._sent != self._done or self._queue.empty():
                 self._sent += 1
+                self.share.take(len(data))
                 self._queue.put((hasher, data))
             else:
                 hasher.update(data)
@@ -137,8 +172,11 @@ class _Layer:
     """The decompress → hash → walk half of a scan, fed stored chunks."""
 
     def __init__(self, compression: Compression, opts: ScanOptions, hash_tar: bool) -> None:
-        self.decoder = Decoder(compression) if compression is not Compression.NONE else None
-        self.sink = _ThreadedSink(opts, hash_tar) if opts.split else _TarSink(opts, hash_tar)
+        self.share = IN_FLIGHT.share()
+        plain = compression is Compression.NONE
+        self.decoder = None if plain else Decoder(compression, self.share)
+        sink = _ThreadedSink if opts.split else _TarSink
+        self.sink = sink(opts, self.share, hash_tar)
         self.size = 0
         self.limit = opts.max_uncompressed
         self.failure: tuple[Kind, str] | None = None
@@ -148,12 +186,13 @@ class _Layer:
             return
         try:
             if self.decoder is None:
+                self.share.take(len(chunk))
                 self._out(chunk)
             else:
                 for piece in self.decoder.feed(chunk):
                     self._out(piece)
         except CorruptStream as exc:
-            self.failure = (_STREAM_KINDS[exc.kind], str(exc))
+            self.failure = (exc.kind, str(exc))
         except _LimitExceeded:
             self.failure = (
                 Kind.LIMIT_EXCEEDED,
@@ -161,22 +200,35 @@ class _Layer:
             )
 
     def _out(self, piece: bytes) -> None:
+        """Hand ``piece`` (its length taken from the share) to the sink, which gives it back."""
         self.size += len(piece)
         if self.size > self.limit:
+            self.share.give(len(piece))
             raise _LimitExceeded
         self.sink.take(piece)
 
+    def close(self) -> None:
+        """Stop the sink's thread (raising what failed there) and leave the budget."""
+        try:
+            self.sink.close()
+        finally:
+            self.share.close()
+
     def finish(self) -> list[tuple[Kind, str]]:
-        self.sink.close()
+        self.close()
         if self.failure is None and self.decoder is not None:
             try:
                 self.decoder.finish()
             except CorruptStream as exc:
-                self.failure = (_STREAM_KINDS[exc.kind], str(exc))
+                self.failure = (exc.kind, str(exc))
         if self.failure:
             return [self.failure]
         sink = self.sink
+        if self.size == 0:
+            return []  # no bytes at all: Go's archive/tar reads an empty archive, as Docker does
         found = list(sink.safety.summary())
+        if sink.failure is None and self.size < BLOCK:
+            sink.failure = (Kind.NOT_A_TAR, _too_short(self.size))
         if sink.failure is None:
             try:
                 if not sink.walker.finish().clean_end:
@@ -184,6 +236,10 @@ class _Layer:
             except TarError as exc:
                 sink.failure = (_TAR_KINDS[exc.kind], str(exc))
         return [sink.failure, *found] if sink.failure else found
+
+
+def _too_short(size: int) -> str:
+    return f"{size} bytes of content, shorter than one {BLOCK}-byte tar header: not a tar archive"
 
 
 _NO_END = "tar stream ends at an entry boundary without its end-of-archive blocks"
@@ -212,11 +268,6 @@ class _LimitExceeded(Exception):
     pass
 
 
-_STREAM_KINDS = {
-    "corrupt": Kind.CORRUPT_COMPRESSION,
-    "truncated": Kind.TRUNCATED,
-    "trailing": Kind.TRAILING_DATA,
-}
 _TAR_KINDS = {"not_a_tar": Kind.NOT_A_TAR, "truncated": Kind.TRUNCATED}
 
 
@@ -242,13 +293,22 @@ def scan(
     """Read ``stream`` to its end once and report what it holds.
 
     ``layer``: True to insist the blob is a (possibly compressed) tar, False to only hash it,
-    None to decide from its first bytes (compressed, or a valid tar header, means a layer).
+    None to decide from its first bytes (compressed, empty, or a valid tar header, means a
+    layer). A layer is always walked as a tar: content that is not one gets a NOT_A_TAR (or
+    stream) finding. Layer content in a compression we recognise but do not read (xz, bzip2)
+    is only hashed, with an UNSUPPORTED_COMPRESSION finding and no diff_id. An empty layer
+    (no bytes, or a compressed stream of none) is an empty tar, as Go's archive/tar reads it.
     """
     stored = hashlib.new(algorithm)
     head = _read_head(stream)
     compression = sniff(head)
+    unsupported = None
+    if layer is not False and compression is Compression.NONE and not looks_like_tar(head):
+        unsupported = sniff_unsupported(head)
+    if unsupported is not None:
+        return _scan_unsupported(stream, head, algorithm, unsupported, opts.keep)
     if layer is None:
-        layer = compression is not Compression.NONE or looks_like_tar(head)
+        layer = compression is not Compression.NONE or looks_like_tar(head) or not head
     # An uncompressed sha256 blob is its own tar stream: one hash gives digest and diff_id
     # (docker save writes its layers so).
     tar_is_stored = compression is Compression.NONE and algorithm == "sha256"
@@ -264,7 +324,7 @@ def scan(
         size, content = _read(stream, head, update, tar, opts.keep)
     finally:
         if tar is not None:
-            tar.sink.close()
+            tar.close()
     digest = Digest(algorithm, stored.hexdigest())
     if tar is None:
         return BlobScan(digest, size, compression, content=content)
@@ -280,6 +340,28 @@ def scan(
         entries=tar.sink.entries if ok else None,
         findings=tuple(findings),
         content=content,
+    )
+
+
+def _scan_unsupported(
+    stream: Readable, head: bytes, algorithm: str, unsupported: UnsupportedCompression, keep: int
+) -> BlobScan:
+    """Hash a layer we cannot inflate and say why nothing else about it is known."""
+    stored = hashlib.new(algorithm)
+    size, content = _read(stream, head, stored.update, None, keep)
+    finding = (
+        Kind.UNSUPPORTED_COMPRESSION,
+        f"content is {unsupported.value}-compressed, which ocianalyze does not read (only "
+        "gzip, zstd and uncompressed tar layers, as containerd): diff_id and files unchecked",
+    )
+    digest = Digest(algorithm, stored.hexdigest())
+    return BlobScan(
+        digest,
+        size,
+        Compression.NONE,
+        findings=(finding,),
+        content=content,
+        unsupported=unsupported,
     )
 
 
