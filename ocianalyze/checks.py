@@ -61,7 +61,7 @@ def layer_problems(
     d = str(desc.digest)
     out = [_p(kind, d, where, f"{d}: {msg}") for kind, msg in scan.findings]
     declared = mt.declared_compression(desc.media_type)
-    if desc.compression_declared:
+    if desc.compression_declared and scan.unsupported is None:  # its finding says it all
         if declared is None:
             out.append(
                 _p(
