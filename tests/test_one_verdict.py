@@ -337,19 +337,10 @@ def test_json_go_rejects_is_rejected(tmp_path: Path) -> None:
 
 
 def _child_rss_mb(*args: str) -> tuple[int, float]:
-    """Exit status and peak RSS (MiB) of one ocianalyze run, from wait4 on that child alone."""
-    import os
-    import subprocess
-    import sys
+    """Exit status and peak RSS (MiB) of one ocianalyze run, started from a small process."""
+    from .test_bounds_support import run_rss
 
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ocianalyze", *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, usage.ru_maxrss / 1024
+    return run_rss(*args)
 
 
 def test_nested_index_fan_out_is_walked_once_per_digest(tmp_path: Path) -> None:
