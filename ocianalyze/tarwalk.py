@@ -290,13 +290,20 @@ class _SparseMap:
     """validateSparseEntries, one region at a time: regions in order, not overlapping, within
     the logical size (ValueError otherwise). Constant memory however many regions there are."""
 
-    __slots__ = ("end", "size")
+    __slots__ = ("data", "end", "size")
 
     def __init__(self, size: int) -> None:
         if size < 0:
             raise ValueError("negative sparse file size")
         self.size = size
         self.end = 0
+        self.data = 0  # the bytes of all regions: what the tar must store for them
+
+    def check_stored(self, stored: int) -> None:
+        """Reading the file (as an applier copies it) fails in Go unless the regions hold
+        exactly the data stored: errMissData (less stored) or errUnrefData (more)."""
+        if self.data != stored:
+            raise ValueError("sparse map does not match the data stored")
 
     def add(self, offset: int, length: int) -> None:
         if (
@@ -308,6 +315,7 @@ class _SparseMap:
         ):
             raise ValueError("bad sparse map region")
         self.end = offset + length
+        self.data += length
 
     def add_old_gnu(self, area: bytes) -> None:
         """The 24-byte (offset, length) slots of an old GNU header or extension block, up to
@@ -650,6 +658,8 @@ class TarWalker:
                 smap = _SparseMap(_numeric(block[483:495]))
                 size = smap.size
                 smap.add_old_gnu(block[386:482])
+                if not block[482]:
+                    smap.check_stored(stored)
             elif records and (version := _pax_sparse(records)) is not None:
                 name = records.get(b"GNU.sparse.name") or name
                 real = records.get(b"GNU.sparse.size") or records.get(b"GNU.sparse.realsize")
@@ -659,6 +669,7 @@ class TarWalker:
                 smap = _SparseMap(size)
                 if version == "0.1":
                     _read_map_0x1(records, smap)
+                    smap.check_stored(stored)
                 elif stored < BLOCK:
                     raise ValueError("no room for the sparse map in the data")
                 else:
@@ -687,12 +698,14 @@ class TarWalker:
                 done = held.reader.block(block)
                 if not done and not held.blocks_left:
                     raise ValueError("sparse map runs past the entry's data")
+            used = 0 if held.reader is None else held.stored // BLOCK - held.blocks_left
+            if done:
+                held.smap.check_stored(held.stored - used * BLOCK)
         except ValueError:
             raise self._bad("invalid GNU sparse map") from None
         if done:
             self._held = None
             self._want, self._step = BLOCK, self._header
-            used = 0 if held.reader is None else held.stored // BLOCK - held.blocks_left
             self._emit(held.fields, held.stored, used * BLOCK)
 
     def _emit(self, fields: _Fields, stored: int, used: int) -> None:
