@@ -2,12 +2,14 @@
  *
  * Why: the Python walker costs a few microseconds per header and holds the GIL all that time,
  * which stalls the thread that inflates the next chunk. This loop does the same work for the
- * common headers only (entry headers, each alone or after one PAX header whose records are
- * well formed) and stops, leaving the rest to Python, at anything else: a partial block, a zero
- * block, a header split across chunks, GNU long names, global or repeated PAX headers, a type
- * other than 0-7 or NUL, a checksum that is not the plain unsigned one, a number that is not
- * plain octal (or plain decimal in a PAX record). So the Python walker stays the one
- * definition of what a header means, and tests run both walkers over the same archives.
+ * common headers only (ustar, GNU or V7 entry headers, each alone or after one PAX header whose
+ * records are well formed) and stops, leaving the rest to Python, at anything else: a partial
+ * block, a zero block, a header split across chunks, GNU long names, global or repeated PAX
+ * headers, GNU sparse records, STAR headers, a type other than 0-7 or NUL, a checksum that is
+ * not the plain unsigned one, a number that is not plain octal (or plain decimal in a PAX
+ * record), an empty PAX value. So the Python walker (which reads headers as Go's archive/tar
+ * does) stays the one definition of what a header means, and tests run both walkers over the
+ * same archives.
  *
  * walk(buf, pos, skip, padding, entry_type) -> (pos, skip, padding, entries, counts, newest)
  *   buf: bytes; pos: where to start; skip: file data still to pass over; padding: how much of
@@ -25,23 +27,22 @@
 static PyObject *kind_names[8]; /* indexed by typeflag - '0'; 0 and 7 are "file" */
 static PyObject *empty_str, *dot_str, *wh_prefix, *wh_opaque;
 
-/* A plain octal field: optional spaces, octal digits, optional spaces, then NUL or the end.
- * Returns 0 and sets *out, or -1 where Python's int() might read it differently (signs,
- * underscores, other whitespace, base-256): the caller leaves that header to Python. */
+/* A plain octal field: spaces, octal digits, then only spaces and NULs to the end (no digits
+ * at all reads 0), which Go's parseOctal reads the same way. Returns 0 and sets *out, or -1
+ * for any other spelling (base-256, NULs before the digits, text after a NUL...): the caller
+ * leaves that header to Python. */
 static int octal(const unsigned char *p, Py_ssize_t len, long long *out)
 {
     Py_ssize_t i = 0;
     long long v = 0;
-    int digits = 0, spaces = 0;
-    while (i < len && p[i] == ' ') { i++; spaces = 1; }
+    while (i < len && p[i] == ' ') i++;
     while (i < len && p[i] >= '0' && p[i] <= '7') {
         if (v > (LLONG_MAX >> 3)) return -1;
         v = (v << 3) | (p[i] - '0');
-        i++; digits = 1;
+        i++;
     }
-    while (i < len && p[i] == ' ') { i++; spaces = 1; }
-    if (i < len && p[i] != '\0') return -1;
-    if (!digits && spaces) return -1; /* int(b"  ", 8) raises */
+    while (i < len && (p[i] == ' ' || p[i] == '\0')) i++;
+    if (i < len) return -1;
     *out = v;
     return 0;
 }
@@ -139,23 +140,22 @@ static int count(Counts *c, PyObject *name, int type, long long size, PyObject *
     return 0;
 }
 
-/* What a PAX extended header says about the next entry, as _pax_records and _entry read it. */
+/* What a PAX extended header says about the next entry, as _pax_records and _merge_pax read
+ * it (a later record of a key replacing an earlier one). */
 typedef struct {
-    int any;                              /* any record at all: Python then makes mtime a float */
-    PyObject *path, *linkpath, *mtime;    /* owned str, or NULL */
-    int has_size, has_uid, has_gid;
-    long long size, uid, gid;
+    PyObject *path, *linkpath;            /* owned str, or NULL */
+    int has_size, has_uid, has_gid, has_mtime;
+    long long size, uid, gid, mtime;
 } Over;
 
 static void over_clear(Over *o)
 {
     Py_CLEAR(o->path);
     Py_CLEAR(o->linkpath);
-    Py_CLEAR(o->mtime);
     memset(o, 0, sizeof *o);
 }
 
-/* Plain decimal digits, as int() reads them; -1 for anything else int() might read otherwise. */
+/* Plain decimal digits (up to 18), as Go's ParseInt reads them; -1 for anything else. */
 static int decimal(const unsigned char *p, Py_ssize_t len, long long *out)
 {
     long long v = 0;
@@ -165,6 +165,25 @@ static int decimal(const unsigned char *p, Py_ssize_t len, long long *out)
         v = v * 10 + (p[i] - '0');
     }
     *out = v;
+    return 0;
+}
+
+/* A PAX time as tarwalk._pax_time reads it (Go's parsePAXTime, in whole seconds rounded
+ * down), for the plain spellings: an optional '-', up to 18 digits, an optional '.' and
+ * digits. -1 for anything else (Python then decides). */
+static int pax_time(const unsigned char *p, Py_ssize_t len, long long *out)
+{
+    int neg = len > 0 && p[0] == '-';
+    const unsigned char *dot = memchr(p, '.', (size_t)len);
+    Py_ssize_t whole = dot ? dot - p : len;
+    long long secs;
+    if (decimal(p + neg, whole - neg, &secs) < 0) return -1;
+    int frac_nonzero = 0;
+    for (Py_ssize_t i = whole + 1; i < len; i++) {
+        if (p[i] < '0' || p[i] > '9') return -1;
+        if (p[i] != '0' && i - whole <= 9) frac_nonzero = 1;
+    }
+    *out = neg ? -secs - frac_nonzero : secs;
     return 0;
 }
 
@@ -190,18 +209,25 @@ static int pax(const unsigned char *d, Py_ssize_t len, Over *o)
         Py_ssize_t i = pos;
         long long length = 0;
         while (i < len && i - pos < 9 && d[i] >= '0' && d[i] <= '9') length = length * 10 + (d[i++] - '0');
-        if (i == pos || i >= len || d[i] != ' ' || length <= i + 1 - pos) return 0;
+        if (i == pos || i >= len || d[i] != ' ' || length < 5 || length <= i + 1 - pos) return 0;
         Py_ssize_t end = pos + (Py_ssize_t)length;
         if (end > len || d[end - 1] != '\n') return 0;
         const unsigned char *kv = d + i + 1, *eq = memchr(kv, '=', (size_t)(d + end - 1 - kv));
         if (eq == NULL) return 0;
         const unsigned char *v = eq + 1;
         Py_ssize_t klen = eq - kv, vlen = d + end - 1 - v;
+        long long ignored;
         int r = 1;
-        o->any = 1;
+        /* Go skips empty values, refuses NULs in places, and reads GNU.sparse.* as sparse
+         * maps: all rare, all left to Python */
+        if (klen == 0 || vlen == 0 || memchr(d + pos, '\0', (size_t)length) != NULL ||
+            (klen >= 11 && memcmp(kv, "GNU.sparse.", 11) == 0))
+            return 0;
         if (keyis(kv, klen, "path")) r = set_text(&o->path, v, vlen);
         else if (keyis(kv, klen, "linkpath")) r = set_text(&o->linkpath, v, vlen);
-        else if (keyis(kv, klen, "mtime")) r = set_text(&o->mtime, v, vlen);
+        else if (keyis(kv, klen, "mtime")) r = (o->has_mtime = pax_time(v, vlen, &o->mtime) == 0);
+        else if (keyis(kv, klen, "atime") || keyis(kv, klen, "ctime"))
+            r = pax_time(v, vlen, &ignored) == 0;
         else if (keyis(kv, klen, "size")) r = (o->has_size = decimal(v, vlen, &o->size) == 0);
         else if (keyis(kv, klen, "uid")) r = (o->has_uid = decimal(v, vlen, &o->uid) == 0);
         else if (keyis(kv, klen, "gid")) r = (o->has_gid = decimal(v, vlen, &o->gid) == 0);
@@ -211,15 +237,29 @@ static int pax(const unsigned char *d, Py_ssize_t len, Over *o)
     return 1;
 }
 
-/* The checksum (plain unsigned) and size of the header at b; 0 where Python should look. */
-static int checked(const unsigned char *b, long long *size)
+/* The numbers of a plain header at b, checked as tarwalk._read_header checks them: the
+ * checksum (plain unsigned), size, mode, uid, gid, mtime, and for ustar and GNU headers the
+ * device numbers. 0 where Python should look: base-256 numbers, signed checksums, STAR
+ * headers, GNU headers with access or change times (Go may read those as a prefix). */
+static int checked(const unsigned char *b, long long *size, long long *mode, long long *uid,
+                   long long *gid, long long *mt)
 {
-    long long stored, sum = 0;
+    long long stored, sum = 0, dev;
     for (int i = 0; i < BLOCK; i++) sum += b[i];
     for (int i = 148; i < 156; i++) sum -= b[i];
     sum += 8 * ' ';
-    /* base-256 and signed checksums fail here and go to Python */
-    return octal(b + 148, 8, &stored) == 0 && stored == sum && octal(b + 124, 12, size) == 0;
+    if (octal(b + 148, 8, &stored) < 0 || stored != sum || octal(b + 124, 12, size) < 0 ||
+        octal(b + 100, 8, mode) < 0 || octal(b + 108, 8, uid) < 0 ||
+        octal(b + 116, 8, gid) < 0 || octal(b + 136, 12, mt) < 0)
+        return 0;
+    if (memcmp(b + 257, "ustar\0", 6) == 0) {
+        if (memcmp(b + 508, "tar\0", 4) == 0) return 0; /* STAR */
+    } else if (memcmp(b + 257, "ustar  \0", 8) == 0) {
+        if (b[345] || b[357]) return 0;
+    } else {
+        return 1; /* V7: no more fields */
+    }
+    return octal(b + 329, 8, &dev) == 0 && octal(b + 337, 8, &dev) == 0;
 }
 
 static PyObject *make_entry(PyObject *entry_type, PyObject *name, int type, long long size,
@@ -245,29 +285,22 @@ static int entry_at(const unsigned char *b, const Over *o, PyObject *entry_type,
 {
     long long mode, uid, gid, mt;
     int t = b[156];
-    if (!(t == 0 || (t >= '0' && t <= '7')) || !checked(b, size)) return 0;
-    if (octal(b + 100, 8, &mode) < 0 || octal(b + 108, 8, &uid) < 0 ||
-        octal(b + 116, 8, &gid) < 0 || octal(b + 136, 12, &mt) < 0)
+    if (!(t == 0 || (t >= '0' && t <= '7')) || !checked(b, size, &mode, &uid, &gid, &mt))
         return 0;
     PyObject *raw = NULL, *name = NULL, *mtime = NULL, *link = NULL;
     int result = -1;
-    if (o->any) { /* as _entry: PAX values win; mtime becomes a float */
-        if (o->has_size) *size = o->size;
-        if (o->has_uid) uid = o->uid;
-        if (o->has_gid) gid = o->gid;
-        mtime = o->mtime ? PyFloat_FromString(o->mtime) : PyFloat_FromDouble((double)mt);
-        if (mtime == NULL) { /* float() refuses it: Python reports the error */
-            PyErr_Clear();
-            return 0;
-        }
-    } else {
-        mtime = PyLong_FromLongLong(mt);
-    }
+    /* as _merge_pax: PAX values win */
+    if (o->has_size) *size = o->size;
+    if (o->has_uid) uid = o->uid;
+    if (o->has_gid) gid = o->gid;
+    if (o->has_mtime) mt = o->mtime;
+    mtime = PyLong_FromLongLong(mt);
     raw = o->path ? (Py_INCREF(o->path), o->path) : full_name(b);
     if (mtime == NULL || raw == NULL) goto done;
     int type = t == 0 || t == '7' ? 0 : t - '0'; /* index into kind_names */
     Py_ssize_t rlen = PyUnicode_GET_LENGTH(raw);
-    if (type == 0 && rlen > 0 && PyUnicode_READ_CHAR(raw, rlen - 1) == '/') type = 5;
+    /* Go: only the legacy NUL type with a trailing slash is a directory */
+    if (t == 0 && rlen > 0 && PyUnicode_READ_CHAR(raw, rlen - 1) == '/') type = 5;
     long long esize = type == 0 ? *size : 0;
     if ((name = normalise(raw)) == NULL || count(c, name, type, esize, mtime) < 0) goto done;
     *entry = NULL;
@@ -280,7 +313,7 @@ static int entry_at(const unsigned char *b, const Over *o, PyObject *entry_type,
         *entry = make_entry(entry_type, name, type, esize, mode, uid, gid, mtime, link, raw);
         if (*entry == NULL) goto done;
     }
-    *data = t == 0 || t == '0' || t == '7'; /* as tarwalk: types 1-6 carry no data */
+    *data = type == 0; /* as tarwalk: types 1-6 (and NUL made a directory) carry no data */
     result = 1;
 done:
     Py_XDECREF(raw);
@@ -304,9 +337,9 @@ static Py_ssize_t member(const unsigned char *data, Py_ssize_t pos, Py_ssize_t n
     memset(&o, 0, sizeof o);
     const unsigned char *b = data + pos;
     Py_ssize_t at = pos;
-    long long size;
+    long long size, mode, uid, gid, mt;
     if (b[156] == 'x') {
-        if (!checked(b, &size) || size > MAX_SPECIAL) return 0;
+        if (!checked(b, &size, &mode, &uid, &gid, &mt) || size > MAX_SPECIAL) return 0;
         Py_ssize_t next = pos + BLOCK + (Py_ssize_t)((size + BLOCK - 1) / BLOCK * BLOCK);
         if (next + BLOCK > n) return 0;
         int r = pax(b + BLOCK, (Py_ssize_t)size, &o);

@@ -66,6 +66,9 @@ NUMBER_SPELLINGS = [
     lambda v, w: b"\0" * w,  # empty
     lambda v, w: (b"%o 1" % v)[:w].ljust(w, b"\0"),  # digits after a space
     lambda v, w: (b"9%o" % v)[:w].ljust(w, b"\0"),  # not octal
+    lambda v, w: b"\0\0" + (b"%o" % v)[: w - 2].ljust(w - 2, b"\0"),  # NULs before the digits
+    lambda v, w: (b"%o \0x" % v)[:w].ljust(w, b"\0"),  # text after a space and a NUL
+    lambda v, w: (b"%o\0\0 " % v)[:w].ljust(w, b" "),  # NULs and spaces after the digits
 ]
 
 
@@ -181,6 +184,18 @@ PAX_RECORDS = [
         (b"size", b"1_0"),
         (b"atime", b"1.5"),
         (b"SCHILY.xattr.user.x", b"\x00\xff"),
+        # forms the C loop leaves to Python: Go's time syntax, empty values, sparse records
+        (b"mtime", b"-1.5"),
+        (b"mtime", b"5."),
+        (b"mtime", b"+7"),
+        (b"mtime", b""),
+        (b"atime", b"nan"),
+        (b"ctime", b"-0.000000001"),
+        (b"size", b""),
+        (b"uname", b"a\x00b"),
+        (b"GNU.sparse.major", b"1"),
+        (b"GNU.sparse.map", b"0,1"),
+        (b"GNU.sparse.name", b"real"),
     ]
 ]
 MALFORMED_RECORDS = [
