@@ -55,6 +55,16 @@ def test_a_share_holding_its_fair_part_waits_even_under_the_cap() -> None:
     assert pool.used == 5 and pool.members == 1
 
 
+def test_closing_a_share_gives_back_what_it_still_holds() -> None:
+    pool = ByteBudget(8)
+    lost, other = pool.share(), pool.share()
+    lost.take(8)  # say a failure skipped the give
+    lost.close()
+    _, done = _taker(other, 8)  # would wait forever if the 8 bytes stayed counted
+    assert done.wait(TIMEOUT)
+    assert (pool.used, pool.members) == (8, 1)
+
+
 def test_a_piece_larger_than_the_cap_moves_when_nothing_is_held() -> None:
     pool = ByteBudget(8)
     share = pool.share()
