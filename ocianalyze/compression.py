@@ -91,11 +91,15 @@ class Share:
             pool.changed.notify_all()
 
     def close(self) -> None:
+        """Leave the pool, giving back whatever is still held: once a scan ends nothing of it
+        is in flight, and bytes lost on a failure path must not starve later scans."""
         pool = self._pool
         with pool.changed:
             if self._open:
                 self._open = False
                 pool.members -= 1
+                pool.used -= self.held
+                self.held = 0
                 pool.changed.notify_all()
 
 

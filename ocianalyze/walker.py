@@ -40,6 +40,13 @@ DEFAULT_MAX_UNCOMPRESSED = 256 << 30  # 256 GiB per layer: past any real layer, 
 # one split layer keeps 8 pieces of up to 1 MiB in flight as before; several layers share them
 # fairly (see ByteBudget), so peak RSS does not grow with --jobs.
 IN_FLIGHT_MAX = 8 << 20
+# Scans reading at once in the whole process, whatever --jobs asks: besides its pieces (the
+# budget above), each one holds a chunk and a decoder's state, so what is live at once stays
+# 8 scans' worth. (What each thread's allocator arena keeps after its scan is the process's
+# allocator policy, which the command line sets.) Past 8 threads, disk reads rather than
+# cores set the pace (see cli._jobs).
+MAX_SCANS = 8
+_SCAN_SLOTS = threading.BoundedSemaphore(MAX_SCANS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,7 +305,13 @@ def scan(
     stream) finding. Layer content in a compression we recognise but do not read (xz, bzip2)
     is only hashed, with an UNSUPPORTED_COMPRESSION finding and no diff_id. An empty layer
     (no bytes, or a compressed stream of none) is an empty tar, as Go's archive/tar reads it.
+    Blocks while MAX_SCANS other scans are reading.
     """
+    with _SCAN_SLOTS:
+        return _scan(stream, algorithm, layer, opts)
+
+
+def _scan(stream: Readable, algorithm: str, layer: bool | None, opts: ScanOptions) -> BlobScan:
     stored = hashlib.new(algorithm)
     head = _read_head(stream)
     compression = sniff(head)

@@ -4,12 +4,14 @@ Peak RSS is measured on a subprocess of its own; sizes keep each run to a few se
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from pathlib import Path
 
 import pytest
 
 from ocianalyze.compression import ByteBudget
+from ocianalyze.walker import MAX_SCANS, scan
 
 from .builders import build_layout
 from .test_bounds_support import gzip_zero_layer, run_rss
@@ -53,6 +55,16 @@ def test_a_share_holding_its_fair_part_waits_even_under_the_cap() -> None:
     assert pool.used == 5 and pool.members == 1
 
 
+def test_closing_a_share_gives_back_what_it_still_holds() -> None:
+    pool = ByteBudget(8)
+    lost, other = pool.share(), pool.share()
+    lost.take(8)  # say a failure skipped the give
+    lost.close()
+    _, done = _taker(other, 8)  # would wait forever if the 8 bytes stayed counted
+    assert done.wait(TIMEOUT)
+    assert (pool.used, pool.members) == (8, 1)
+
+
 def test_a_piece_larger_than_the_cap_moves_when_nothing_is_held() -> None:
     pool = ByteBudget(8)
     share = pool.share()
@@ -94,3 +106,52 @@ def test_seven_big_gzip_layers_with_many_jobs_stay_under_64_mib(
     code, rss = run_rss("verify", "--quiet", "--jobs", jobs, str(tmp_path / "l"))
     assert code == 0
     assert rss < 64, f"peak RSS {rss:.1f} MiB"
+
+
+class _Gate:
+    """A blob whose first read waits for ``open``; counts the reads in progress at once."""
+
+    active = 0
+    peak = 0
+    lock = threading.Lock()
+    open = threading.Event()
+
+    def __init__(self, data: bytes) -> None:
+        self._data, self._started = data, False
+
+    def read(self, n: int = -1, /) -> bytes:
+        if not self._started:
+            self._started = True
+            with _Gate.lock:
+                _Gate.active += 1
+                _Gate.peak = max(_Gate.peak, _Gate.active)
+            _Gate.open.wait(TIMEOUT)
+        out, self._data = self._data, b""
+        if not out:
+            with _Gate.lock:
+                _Gate.active -= 1
+        return out
+
+
+def test_at_most_max_scans_read_at_once_whatever_the_threads() -> None:
+    blobs = [f"blob {i}".encode() for i in range(MAX_SCANS + 4)]
+    results: dict[int, str] = {}
+
+    def one(i: int) -> None:
+        results[i] = str(scan(_Gate(blobs[i]), layer=False).digest)
+
+    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(len(blobs))]
+    for t in threads:
+        t.start()
+    pause = threading.Event()  # never set: a sleep
+    for _ in range(1000):  # at most 10 s
+        if _Gate.active >= MAX_SCANS:
+            break
+        pause.wait(0.01)
+    pause.wait(0.3)  # time for one more scan to start, if it could
+    assert _Gate.peak == MAX_SCANS
+    _Gate.open.set()
+    for t in threads:
+        t.join(TIMEOUT)
+    assert _Gate.peak == MAX_SCANS
+    assert results == {i: "sha256:" + hashlib.sha256(b).hexdigest() for i, b in enumerate(blobs)}

@@ -173,3 +173,30 @@ def test_damaged_tarball(name: str, kind: str, tmp_path: Path) -> None:
     piped = run_cli("verify", "--format", "json", "-", stdin=damaged.read_bytes())
     assert piped.code == 1
     assert kind in {p["kind"] for p in piped.json()["problems"]}
+
+
+def _xz_layers(name: str, data: bytes) -> bytes:
+    """Every layer member inflated and recompressed with xz, as `docker load` still takes."""
+    import lzma
+
+    from .independent import decompress
+
+    if name.endswith("layer.tar") or (name.startswith("blobs/") and data[:1] != b"{"):
+        return lzma.compress(decompress(data))
+    return data
+
+
+@pytest.mark.parametrize("name", ["docker-legacy.tar", "docker-25.tar", "oci-archive.tar"])
+def test_xz_layers_are_named_not_called_corrupt(name: str, tmp_path: Path) -> None:
+    from .conftest import SAMPLES
+
+    damaged = tmp_path / name
+    _rewrite_tar(SAMPLES / name, damaged, _xz_layers)
+    for run in (
+        run_cli("verify", "--format", "json", str(damaged)),
+        run_cli("verify", "--format", "json", "-", stdin=damaged.read_bytes()),
+    ):
+        assert run.code == 1, run.err
+        kinds = {p["kind"] for p in run.json()["problems"]}
+        assert "unsupported_compression" in kinds
+        assert not kinds & {"diff_id_mismatch", "truncated", "not_a_tar", "corrupt_compression"}
