@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..compression import CorruptStream, DecompressingReader, Readable, sniff
-from ..errors import NotAnExport, TruncatedInput, Unreadable
+from ..errors import Kind, NotAnExport, TruncatedInput, Unreadable
 from ..mediatypes import Compression
 from .base import Export, Storage
 from .dirstorage import DirStorage
@@ -115,8 +115,12 @@ def _from_stream(raw: Readable, head: bytes, where: str, sink: MemberSink) -> Ex
     try:
         storage = StreamStorage(stream, where, sink)
     except CorruptStream as exc:
-        if exc.kind == "truncated":
+        if exc.kind is Kind.TRUNCATED:
             raise TruncatedInput(where, f"input ends early ({exc})") from None
+        if exc.kind is Kind.LIMIT_EXCEEDED:
+            raise NotAnExport(
+                where, f"the {compression.value} stream cannot be read ({exc})"
+            ) from None
         raise NotAnExport(where, f"the {compression.value} stream is damaged ({exc})") from None
     except OSError as exc:
         raise Unreadable(where, exc.strerror or str(exc), exc.errno) from None
