@@ -186,7 +186,7 @@ class _NoBar:
 
 
 def _progress(quiet: bool, total: int | None) -> Any:
-    if quiet or not sys.stderr.isatty():
+    if quiet or sys.stderr is None or not sys.stderr.isatty():
         return _NoBar()
     from tqdm import tqdm
 

@@ -96,7 +96,9 @@ def footprint_text(fp: Footprint) -> str:
         ]
     if fp.others:
         lines += ["", "not platforms (attestations, signatures, artifacts):"]
-        lines += [f"  {o.kind:<12} {human(o.size):>9}  {_clip(o.name, 72)}" for o in fp.others]
+        lines += [
+            f"  {_clip(o.kind, 12):<12} {human(o.size):>9}  {_clip(o.name, 72)}" for o in fp.others
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -348,7 +348,8 @@ def _waste(m: MergeResult | None) -> list[str]:
         f"layers (efficiency {m.efficiency:.1%})"
     )
     lines += [
-        f"\t-\t{_code(w.path)}: {human_exact(w.bytes)}, {w.how} in layer {w.by_layer + 1}"
+        f"\t-\t{_code(w.path)}: {human_exact(w.bytes)}, {printable(w.how)} "
+        f"in layer {w.by_layer + 1}"
         for w in m.wasted
     ]
     return lines

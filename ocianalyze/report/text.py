@@ -33,7 +33,7 @@ def _header(image: Image) -> list[str]:
 
 
 def _source(r: Report) -> str:
-    return f"{printable(r.path)}: {r.format}, {len(r.model.images)} image(s)"
+    return f"{printable(r.path)}: {printable(r.format)}, {len(r.model.images)} image(s)"
 
 
 def inspect_text(r: Report) -> str:
@@ -99,7 +99,7 @@ def _waste(m: MergeResult) -> list[str]:
     ]
     for w in m.wasted:
         lines.append(
-            f"    {human(w.bytes):>9}  {w.how} in layer {w.by_layer + 1}, "
+            f"    {human(w.bytes):>9}  {printable(w.how)} in layer {w.by_layer + 1}, "
             f"{w.copies} cop{'y' if w.copies == 1 else 'ies'} from layer {w.layer + 1}: "
             f"{_clip(w.path, 40)}"
         )
