@@ -173,7 +173,7 @@ class Report:
 
 def summarize(v: Verification, top: int = DEFAULT_TOP, strict: bool = False) -> Report:
     """The report of a verification: per-image layer facts, totals and waste, and the verdict."""
-    fmt = str(v.export.format.value)
+    fmt = _format_name(v.export.format)
     model = v.export.model
     analyses = analyze(model.images, v.scans, v.verified(), top, fmt == _RECOMPUTING_FORMAT)
     return Report(
@@ -190,8 +190,16 @@ def summarize(v: Verification, top: int = DEFAULT_TOP, strict: bool = False) -> 
     )
 
 
-def describe(path: str, fmt: str, model: ExportModel) -> Report:
-    """The report of an export's metadata alone (`inspect`): no blob read, no measurement."""
+def _format_name(fmt: object) -> str:
+    """The format's JSON name: an enum's value, or the name itself."""
+    return str(getattr(fmt, "value", fmt))
+
+
+def describe(path: str, fmt: object, model: ExportModel) -> Report:
+    """The report of an export's metadata alone (`inspect`): no blob read, no measurement.
+
+    ``fmt`` is the export format (its enum, or its JSON name)."""
+    fmt = _format_name(fmt)
     analyses = analyze(model.images, {}, set(), 0, fmt == _RECOMPUTING_FORMAT)
     ok = not any(p.severity is Severity.ERROR for p in model.problems)
     return Report(path, fmt, model, model.problems, tuple(analyses), verified=False, ok=ok)

@@ -128,7 +128,7 @@ class _Stdout:
 
 def _drop_stdout() -> None:
     """Send what is still buffered for stdout nowhere: flushing it would fail again."""
-    with suppress(OSError, ValueError):
+    with suppress(OSError, ValueError, AttributeError):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
@@ -265,7 +265,7 @@ def inspect(
     """List every image: names, platform, manifest, image ID, layers. Reads metadata only."""
     with _guard(path):
         export = open_export(path)
-        summary = describe(export.path, str(export.format.value), export.model)
+        summary = describe(export.path, export.format, export.model)
         _emit(INSPECT[fmt](summary))
         for p in summary.problems:
             _say(p.line())
