@@ -414,8 +414,14 @@ def _run() -> int:
     except OciError as exc:  # from an argument's check (standard input closed)
         _say(exc.where, exc.problem)
         return EXIT_UNREADABLE
-    except _OutputFailed as exc:  # --version or --help on a closed or full stdout
+    except _OutputFailed as exc:  # --version on a closed or full stdout
         _say("stdout", exc.strerror)
+        return EXIT_UNREADABLE
+    except BrokenPipeError:  # the help text's reader went away: nothing was asked of us
+        _drop_stdout()
+        return EXIT_OK
+    except OSError as exc:  # the commands are guarded: only the help text is written here
+        _say("stdout", exc.strerror or str(exc))
         return EXIT_UNREADABLE
     return result if isinstance(result, int) else EXIT_OK
 

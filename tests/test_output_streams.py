@@ -269,3 +269,11 @@ def test_a_signal_during_imports_or_work_is_one_line(
     text = err.decode()
     assert proc.returncode == code, text
     assert text in ("", "ocianalyze: interrupted\n")
+
+
+@pytest.mark.parametrize("args", [["--help"], ["verify", "--help"], ["--version"], []])
+def test_help_and_version_on_a_full_stdout_are_exit_2_in_one_line(args: list[str]) -> None:
+    with open("/dev/full", "wb") as full:
+        code, err = _run(args, stdout=full)
+    assert code == 2
+    assert err == f"ocianalyze: stdout: {os.strerror(errno.ENOSPC)}\n"
