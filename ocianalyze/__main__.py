@@ -1,3 +1,5 @@
-from .cli import main
+"""``python -m ocianalyze``: the same entry as the console script."""
+
+from ocianalyze_entry import main
 
 main()

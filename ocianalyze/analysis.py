@@ -1,13 +1,28 @@
-"""Figures derived from the model and the scans: per-layer facts and per-image totals. No I/O."""
+"""The analysis, run once per command: a verification (or a loaded model) in, a ``Report`` out.
+
+Renderers (``report/``) are pure functions of a ``Report``: everything they show is in it, so
+they never see the readers or the verifier. No I/O here.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from . import mediatypes as mt
 from .digest import Digest, chain_ids
+from .errors import Problem, Severity
 from .merge import MergeResult, merge
-from .model import Descriptor, Image, ManifestKind
+from .model import Descriptor, ExportModel, Image, ManifestKind
 from .walker import BlobScan
+
+if TYPE_CHECKING:  # only attributes are read: the layering keeps report/ off the verifier
+    from .verify import Verification
+
+DEFAULT_TOP = 10
+# `docker save` (Docker 25+ too) stores each layer as the uncompressed tar it unpacked and names
+# it by that tar's sha256: a blob the exporting tool computed, not the one the registry served.
+_RECOMPUTING_FORMAT = "docker-archive"
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +33,7 @@ class LayerFacts:
     verified: bool
     chain_id: Digest | None = None  # from the config's diff_ids, as containerd names snapshots
     used_by: int = 1  # images of the export that use this blob
+    recomputed: bool = False  # stored uncompressed under a digest the exporting tool computed
 
     @property
     def lazy_format(self) -> str | None:
@@ -43,7 +59,13 @@ def layer_facts(
     scans: dict[Digest, BlobScan],
     verified: set[Digest] | None = None,
     users: dict[Digest, int] | None = None,
+    saved_by_docker: bool = False,
 ) -> list[LayerFacts]:
+    """One ``LayerFacts`` per layer of ``image``, base first.
+
+    ``saved_by_docker``: the export was written by `docker save`, whose uncompressed layers
+    are named by their own sha256 (so such a layer's digest equals its diff_id).
+    """
     users = users or {}
     claimed = image.config.diff_ids if image.config else ()
     chains = chain_ids(claimed)
@@ -57,8 +79,19 @@ def layer_facts(
         )
         ok = verified is not None and desc.digest in verified
         chain = chains[i] if i < len(chains) else None
-        out.append(LayerFacts(desc, diff_id, result, ok, chain, users.get(desc.digest, 1)))
+        recomputed = _recomputed(image, desc, diff_id, saved_by_docker)
+        used = users.get(desc.digest, 1)
+        out.append(LayerFacts(desc, diff_id, result, ok, chain, used, recomputed))
     return out
+
+
+def _recomputed(image: Image, desc: Descriptor, diff_id: Digest | None, docker: bool) -> bool:
+    """A legacy save keeps no manifest: every layer is named by its diff_id. A Docker 25+ save
+    names its uncompressed layers by their sha256 too (the manifest is rewritten on save)."""
+    if image.manifest_descriptor is None:
+        return True
+    uncompressed = mt.declared_compression(desc.media_type) is mt.Compression.NONE
+    return docker and uncompressed and diff_id == desc.digest
 
 
 def totals(layers: list[LayerFacts]) -> Totals:
@@ -81,7 +114,9 @@ class ImageAnalysis:
     merge: MergeResult | None  # when every layer was read with its entries
 
 
-def merge_image(image: Image, scans: dict[Digest, BlobScan], top: int = 10) -> MergeResult | None:
+def merge_image(
+    image: Image, scans: dict[Digest, BlobScan], top: int = DEFAULT_TOP
+) -> MergeResult | None:
     """The merged filesystem and waste of ``image``, when every layer was read with entries."""
     if image.kind is not ManifestKind.IMAGE or not image.layers:
         return None
@@ -92,14 +127,79 @@ def merge_image(image: Image, scans: dict[Digest, BlobScan], top: int = 10) -> M
 
 
 def analyze(
-    images: tuple[Image, ...], scans: dict[Digest, BlobScan], verified: set[Digest], top: int = 10
+    images: tuple[Image, ...],
+    scans: dict[Digest, BlobScan],
+    verified: set[Digest],
+    top: int = DEFAULT_TOP,
+    saved_by_docker: bool = False,
 ) -> list[ImageAnalysis]:
+    """One ``ImageAnalysis`` per image, in order; ``top`` bounds the waste and largest lists."""
     users: dict[Digest, int] = {}
     for image in images:
         for d in {d.digest for d in image.layers}:
             users[d] = users.get(d, 0) + 1
     out = []
     for image in images:
-        facts = layer_facts(image, scans, verified, users)
+        facts = layer_facts(image, scans, verified, users, saved_by_docker)
         out.append(ImageAnalysis(image, facts, totals(facts), merge_image(image, scans, top)))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Everything a renderer shows about one export.
+
+    ``verified`` tells a verification (every blob read: ``images`` carry scans and totals)
+    from a metadata-only look (`inspect`). ``ok`` is the verdict: for a verification, no error
+    (with ``strict``, no problem at all); for metadata, no error among ``problems``.
+    ``blobs_read`` counts the blobs read in full; ``top`` bounds every list of largest items.
+    """
+
+    path: str  # as the user gave it
+    format: str  # the export format's name, as the JSON contract spells it
+    model: ExportModel
+    problems: tuple[Problem, ...]
+    images: tuple[ImageAnalysis, ...]  # one per model.images, same order
+    verified: bool = False
+    ok: bool = True
+    strict: bool = False
+    blobs_read: int = 0
+    top: int = DEFAULT_TOP
+
+    def analysis_of(self, image: Image) -> ImageAnalysis:
+        """The analysis of one of ``model.images`` (matched by identity, not equality)."""
+        return next(a for a in self.images if a.image is image)
+
+
+def summarize(v: Verification, top: int = DEFAULT_TOP, strict: bool = False) -> Report:
+    """The report of a verification: per-image layer facts, totals and waste, and the verdict."""
+    fmt = _format_name(v.export.format)
+    model = v.export.model
+    analyses = analyze(model.images, v.scans, v.verified(), top, fmt == _RECOMPUTING_FORMAT)
+    return Report(
+        path=v.export.path,
+        format=fmt,
+        model=model,
+        problems=v.problems,
+        images=tuple(analyses),
+        verified=True,
+        ok=v.ok(strict),
+        strict=strict,
+        blobs_read=len(v.scans),
+        top=top,
+    )
+
+
+def _format_name(fmt: object) -> str:
+    """The format's JSON name: an enum's value, or the name itself."""
+    return str(getattr(fmt, "value", fmt))
+
+
+def describe(path: str, fmt: object, model: ExportModel) -> Report:
+    """The report of an export's metadata alone (`inspect`): no blob read, no measurement.
+
+    ``fmt`` is the export format (its enum, or its JSON name)."""
+    fmt = _format_name(fmt)
+    analyses = analyze(model.images, {}, set(), 0, fmt == _RECOMPUTING_FORMAT)
+    ok = not any(p.severity is Severity.ERROR for p in model.problems)
+    return Report(path, fmt, model, model.problems, tuple(analyses), verified=False, ok=ok)

@@ -1,14 +1,18 @@
 """The command line: argument parsing, progress bars and exit codes. No analysis lives here.
 
 Exit codes: 0 everything verified; 1 a verification failed (or, for inspect, the metadata has
-problems); 2 the input cannot be read as an image export, or the command line is wrong;
-3 an internal error (a bug: please report it); 130 interrupted.
+problems); 2 the input cannot be read as an image export, an OS error, a write error on stdout,
+or the command line is wrong; 3 an internal error (a bug: please report it); 130/143 interrupted
+(SIGINT/SIGTERM, handled by the entry point, ``ocianalyze_entry``).
+
+Every string from the export is escaped (``report.escape.printable``) before it reaches stdout or
+stderr. A reader that leaves early (``| head``) does not change the exit code: the verdict stands.
 """
 
-import enum
+import errno
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Annotated, Any, NoReturn
 
@@ -20,7 +24,10 @@ except ImportError:  # pragma: no cover - older typer, on click itself
     from click.exceptions import ClickException as _ClickException  # type: ignore[no-redef]
 
 from . import __version__
-from .errors import OciError, Severity
+from .analysis import Report, describe, summarize
+from .errors import OciError, Unreadable
+from .report import INSPECT, REPORT, VERIFY, Format, ReportFormat
+from .report.escape import printable
 from .sources import Export, open_export
 from .verify import Options, Verification, verify
 from .verify import inspect as inspect_export
@@ -28,6 +35,8 @@ from .verify import open_export as open_for_verify
 from .walker import DEFAULT_MAX_UNCOMPRESSED, ScanOptions
 
 EXIT_OK, EXIT_FAILED, EXIT_UNREADABLE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+__all__ = ["Format", "ReportFormat", "app", "main"]
 
 app = typer.Typer(
     add_completion=False,
@@ -37,19 +46,26 @@ app = typer.Typer(
 )
 
 
-class Format(str, enum.Enum):
-    TEXT = "text"
-    JSON = "json"
+def _usable_path(path: str) -> str:
+    """An empty or blank PATH is a usage error (it would name the current directory); ``-``
+    with standard input closed cannot be read (exit 2, like any other unreadable input)."""
+    if not path.strip():
+        raise typer.BadParameter("an empty path names no export")
+    if path == "-" and sys.stdin is None:
+        raise Unreadable("-", f"standard input is closed ({os.strerror(errno.EBADF)})", errno.EBADF)
+    return path
 
 
-class ReportFormat(str, enum.Enum):
-    TEXT = "text"
-    JSON = "json"
-    MARKDOWN = "markdown"
+def _usable_paths(paths: list[str]) -> list[str]:
+    return [_usable_path(p) for p in paths]
 
 
 PathArg = Annotated[
-    str, typer.Argument(help="Export: directory, tar file (plain, .gz, .zst), or - for stdin.")
+    str,
+    typer.Argument(
+        help="Export: directory, tar file (plain, .gz, .zst), or - for stdin.",
+        callback=_usable_path,
+    ),
 ]
 JobsOpt = Annotated[
     int, typer.Option("--jobs", "-j", min=0, help="Blobs read in parallel (0: one per core).")
@@ -67,29 +83,92 @@ LimitOpt = Annotated[
 ]
 
 
+def _say(*parts: str) -> None:
+    """One line on stderr, ``ocianalyze: part: part...``, each part escaped. A closed or full
+    stderr changes nothing: the exit code still tells the outcome."""
+    line = ": ".join(["ocianalyze", *(printable(p) for p in parts)]) + "\n"
+    with suppress(OSError, ValueError, AttributeError):  # AttributeError: stderr is None
+        sys.stderr.write(line)
+        sys.stderr.flush()
+
+
 def _fail(where: str, problem: str, code: int) -> NoReturn:
-    sys.stderr.write(f"ocianalyze: {where}: {problem}\n")
+    _say(where, problem)
     raise typer.Exit(code)
 
 
+class _OutputFailed(Exception):
+    """Standard output cannot be written (closed, or a full disk): the output is lost."""
+
+    def __init__(self, exc: OSError) -> None:
+        super().__init__(exc.strerror or str(exc))
+        self.strerror = exc.strerror or str(exc)
+
+
+class _Stdout:
+    """Standard output as the commands write it: a reader that left ends the writing quietly
+    (the verdict, not the output, was what mattered); any other failure is _OutputFailed."""
+
+    gone = False
+
+    @classmethod
+    def write(cls, text: str) -> None:
+        if cls.gone:
+            return
+        if sys.stdout is None:  # closed by the caller (`>&-`)
+            raise _OutputFailed(OSError(errno.EBADF, os.strerror(errno.EBADF)))
+        try:
+            # Undecodable names were kept as surrogates; never let them break the output.
+            sys.stdout.buffer.write(text.encode("utf-8", "backslashreplace"))
+            sys.stdout.flush()
+        except BrokenPipeError:
+            cls.gone = True
+            _drop_stdout()
+        except (OSError, ValueError) as exc:
+            raise _OutputFailed(exc if isinstance(exc, OSError) else OSError(str(exc))) from None
+
+
+def _drop_stdout() -> None:
+    """Send what is still buffered for stdout nowhere: flushing it would fail again."""
+    with suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
 @contextmanager
-def _guard() -> Iterator[None]:
-    """Turn every error into one line on stderr and an exit code: never a traceback."""
+def _guard(where: str) -> Iterator[None]:
+    """Turn every error into one line on stderr and an exit code: never a traceback.
+
+    ``where`` (the command's PATH) names the input in an OS error that carries no file name.
+    """
     try:
         yield
     except typer.Exit:
         raise
-    except OciError as exc:
+    except _OutputFailed as exc:
+        _fail("stdout", exc.strerror, EXIT_UNREADABLE)
+    except OciError as exc:  # errors.Unreadable too: an OS error on a file of the export
         _fail(exc.where, exc.problem, EXIT_UNREADABLE)
     except KeyboardInterrupt:
         _fail("interrupted", "stopped by the user", EXIT_INTERRUPTED)
-    except BrokenPipeError:
-        sys.stderr.close()  # the reader went away (e.g. `| head`); nothing left to say
+    except BrokenPipeError:  # written by a command directly: the reader went away
+        _Stdout.gone = True
+        _drop_stdout()
         raise typer.Exit(EXIT_OK) from None
+    except OSError as exc:  # a file system refusal, never a bug: name the path and errno's text
+        _fail(_os_where(exc, where), exc.strerror or str(exc), EXIT_UNREADABLE)
     except RecursionError:
-        _fail("input", "structure nested too deeply", EXIT_UNREADABLE)
+        _fail(where, "structure nested too deeply", EXIT_UNREADABLE)
     except Exception as exc:  # a bug; say so in one line
         _fail("internal error", f"{type(exc).__name__}: {exc}", EXIT_BUG)
+
+
+def _os_where(exc: OSError, where: str) -> str:
+    name = exc.filename
+    if isinstance(name, bytes):
+        name = name.decode("utf-8", "surrogateescape")
+    return str(name) if name is not None else where
 
 
 class _NoBar:
@@ -109,7 +188,7 @@ class _NoBar:
 
 
 def _progress(quiet: bool, total: int | None) -> Any:
-    if quiet or not sys.stderr.isatty():
+    if quiet or sys.stderr is None or not sys.stderr.isatty():
         return _NoBar()
     from tqdm import tqdm
 
@@ -177,9 +256,8 @@ def _blob_bytes(export: Export) -> int:
 
 
 def _emit(text: str) -> None:
-    # Undecodable names were kept as surrogates; never let them break the output.
-    sys.stdout.buffer.write(text.encode("utf-8", "backslashreplace"))
-    sys.stdout.flush()
+    """Write ``text`` to stdout (see _Stdout: a reader that left is not an error)."""
+    _Stdout.write(text)
 
 
 @app.command()
@@ -187,19 +265,19 @@ def inspect(
     path: PathArg, fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.TEXT
 ) -> None:
     """List every image: names, platform, manifest, image ID, layers. Reads metadata only."""
-    with _guard():
-        from .report import json as json_report
-        from .report import text as text_report
-
+    with _guard(path):
         export = inspect_export(open_export(path))
-        if fmt is Format.JSON:
-            _emit(json_report.render(json_report.inspect_doc(export)))
-        else:
-            _emit(text_report.inspect_text(export))
-        for p in export.model.problems:
-            sys.stderr.write(f"ocianalyze: {p.line()}\n")
-        if any(p.severity is Severity.ERROR for p in export.model.problems):
+        summary = describe(export.path, export.format, export.model)
+        _emit(INSPECT[fmt](summary))
+        for p in summary.problems:
+            _say(p.line())
+        if not summary.ok:
             raise typer.Exit(EXIT_FAILED)
+
+
+def _conclude(summary: Report) -> None:
+    if not summary.ok:
+        raise typer.Exit(EXIT_FAILED)
 
 
 @app.command("verify")
@@ -213,21 +291,10 @@ def verify_cmd(
     limit: LimitOpt = DEFAULT_MAX_UNCOMPRESSED,
 ) -> None:
     """Check every blob once: digests, sizes, compression, diff_ids, tar structure."""
-    with _guard():
-        v = _verify(path, jobs, fast, quiet, limit)
-        if fmt is Format.JSON:
-            from .report import json as json_report  # here: it imports the analysis modules
-
-            _emit(json_report.render(json_report.report_doc(v, strict)))
-        else:
-            _emit("".join(f"{p.line()}\n" for p in v.problems))
-            blobs = len(v.scans)
-            _emit(
-                f"{path}: {'OK' if v.ok(strict) else 'FAILED'}: {blobs} blobs read, "
-                f"{len(v.problems)} problem(s)\n"
-            )
-        if not v.ok(strict):
-            raise typer.Exit(EXIT_FAILED)
+    with _guard(path):
+        summary = summarize(_verify(path, jobs, fast, quiet, limit), strict=strict)
+        _emit(VERIFY[fmt](summary))
+        _conclude(summary)
 
 
 TopOpt = Annotated[int, typer.Option("--top", min=0, help="Largest files and wasters shown.")]
@@ -244,37 +311,25 @@ def report(
     top: TopOpt = 10,
 ) -> None:
     """Verify, then show every image: layer sizes (stored, uncompressed, on disk) and waste."""
-    with _guard():
-        from .report import json as json_report
-        from .report import text as text_report
-
+    with _guard(path):
         v = _verify(path, jobs, False, quiet, limit, entries=True)
-        renderers: dict[ReportFormat, Callable[[Verification], str]] = {
-            ReportFormat.TEXT: lambda v: text_report.report_text(v, top, strict),
-            ReportFormat.JSON: lambda v: json_report.render(json_report.report_doc(v, strict, top)),
-            ReportFormat.MARKDOWN: _markdown,
-        }
-        _emit(renderers[fmt](v))
-        if not v.ok(strict):
-            raise typer.Exit(EXIT_FAILED)
-
-
-def _markdown(v: Verification) -> str:
-    from .report import markdown
-
-    return markdown.render(v)
+        summary = summarize(v, top=top, strict=strict)
+        _emit(REPORT[fmt](summary))
+        _conclude(summary)
 
 
 @app.command()
 def footprint(
-    paths: Annotated[list[str], typer.Argument(help="One or more exports.")],
+    paths: Annotated[
+        list[str], typer.Argument(help="One or more exports.", callback=_usable_paths)
+    ],
     fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.TEXT,
     jobs: JobsOpt = 0,
     quiet: QuietOpt = False,
     limit: LimitOpt = DEFAULT_MAX_UNCOMPRESSED,
 ) -> None:
     """What each platform costs across the exports, shared vs unique, and the bundle's total."""
-    with _guard():
+    with _guard(paths[0]):
         from .footprint import footprint as compute_footprint
         from .report import footprint as fp_report
 
@@ -283,7 +338,7 @@ def footprint(
         _emit(fp_report.footprint_json(fp) if fmt is Format.JSON else fp_report.footprint_text(fp))
         for v in results:
             for p in v.problems:
-                sys.stderr.write(f"ocianalyze: {v.export.path}: {p.line()}\n")
+                _say(v.export.path, p.line())
         if not all(v.ok() for v in results):
             raise typer.Exit(EXIT_FAILED)
 
@@ -305,7 +360,7 @@ def files(
     limit: LimitOpt = DEFAULT_MAX_UNCOMPRESSED,
 ) -> None:
     """List the files of one layer, or of the merged filesystem, like `tar -tv`."""
-    with _guard():
+    with _guard(path):
         from .listing import Unlistable, choose_image, image_files
         from .report import files as files_report
 
@@ -337,6 +392,11 @@ def _root(
     """Verify and measure container image exports offline."""
 
 
+def _write_err(text: str) -> None:
+    with suppress(OSError, ValueError, AttributeError):  # a closed stderr changes nothing
+        sys.stderr.write(text)
+
+
 def _run() -> int:
     """Run the command line; a usage error becomes one line, as every other error does."""
     try:
@@ -344,15 +404,27 @@ def _run() -> int:
     except _ClickException as exc:
         message = exc.format_message().strip()
         if "\n" in message:  # no arguments at all: the message is the help text
-            sys.stderr.write(message + "\n")
+            _write_err(message + "\n")
         elif message:  # (empty: typer has printed the help already)
             ctx = getattr(exc, "ctx", None)
             where = f"{ctx.command_path} --help" if ctx is not None else "ocianalyze --help"
-            sys.stderr.write(f"ocianalyze: usage: {message} (see {where})\n")
+            _say("usage", f"{message} (see {where})")
         return int(exc.exit_code)
     except typer.Abort:
-        sys.stderr.write("ocianalyze: aborted\n")
+        _say("aborted")
         return EXIT_FAILED
+    except OciError as exc:  # from an argument's check (standard input closed)
+        _say(exc.where, exc.problem)
+        return EXIT_UNREADABLE
+    except _OutputFailed as exc:  # --version on a closed or full stdout
+        _say("stdout", exc.strerror)
+        return EXIT_UNREADABLE
+    except BrokenPipeError:  # the help text's reader went away: nothing was asked of us
+        _drop_stdout()
+        return EXIT_OK
+    except OSError as exc:  # the commands are guarded: only the help text is written here
+        _say("stdout", exc.strerror or str(exc))
+        return EXIT_UNREADABLE
     return result if isinstance(result, int) else EXIT_OK
 
 
@@ -367,9 +439,9 @@ def main() -> NoReturn:
     if code is None:
         code = 0
     elif not isinstance(code, int):  # sys.exit("message"): print it, as Python would
-        sys.stderr.write(f"{code}\n")
+        _write_err(f"{code}\n")
         code = 1
     for stream in (sys.stdout, sys.stderr):
-        with suppress(OSError, ValueError):  # the reader went away, or _guard closed it
+        with suppress(OSError, ValueError, AttributeError):  # gone, full, or closed (None)
             stream.flush()
     os._exit(code)

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .analysis import layer_facts
 from .digest import Digest
 from .model import Image, ManifestKind
-from .verify import Verification
+
+if TYPE_CHECKING:  # only attributes are read: the layering keeps report/ off the verifier
+    from .verify import Verification
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +71,7 @@ class _Layer:
 
 
 def footprint(results: list[Verification]) -> Footprint:
+    """What each platform of ``results`` costs, what is shared, and the deduplicated bundle."""
     users: dict[Digest, set[Digest]] = defaultdict(set)  # diff_id -> images using it
     per_platform: dict[str, dict[Digest, _Layer]] = defaultdict(dict)
     names: dict[str, dict[Digest, str]] = defaultdict(dict)

@@ -1,1 +1,71 @@
-"""Renderers: pure functions from the result model to text. No printing, no clock, no I/O."""
+"""Renderers: pure functions from a ``Report`` to text. No printing, no clock, no I/O.
+
+One table per command maps each of its output formats to a renderer; each renderer module is
+imported only when its format is asked for (start-up time: markdown alone pulls in the email
+and datetime modules).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..analysis import Report
+
+Renderer = Callable[["Report"], str]
+
+
+class Format(str, enum.Enum):
+    """The formats of `inspect`, `verify`, `footprint` and `files`."""
+
+    TEXT = "text"
+    JSON = "json"
+
+
+class ReportFormat(str, enum.Enum):
+    """The formats of `report`."""
+
+    TEXT = "text"
+    JSON = "json"
+    MARKDOWN = "markdown"
+
+
+def _inspect_text(r: Report) -> str:
+    from .text import inspect_text
+
+    return inspect_text(r)
+
+
+def _verify_text(r: Report) -> str:
+    from .text import verify_text
+
+    return verify_text(r)
+
+
+def _report_text(r: Report) -> str:
+    from .text import report_text
+
+    return report_text(r)
+
+
+def _json(r: Report) -> str:
+    from .json import report_json
+
+    return report_json(r)
+
+
+def _markdown(r: Report) -> str:
+    from .markdown import render
+
+    return render(r)
+
+
+INSPECT: dict[Format, Renderer] = {Format.TEXT: _inspect_text, Format.JSON: _json}
+VERIFY: dict[Format, Renderer] = {Format.TEXT: _verify_text, Format.JSON: _json}
+REPORT: dict[ReportFormat, Renderer] = {
+    ReportFormat.TEXT: _report_text,
+    ReportFormat.JSON: _json,
+    ReportFormat.MARKDOWN: _markdown,
+}

@@ -44,7 +44,7 @@ def footprint_doc(fp: Footprint) -> dict[str, Any]:
 
 
 def footprint_json(fp: Footprint) -> str:
-    return json.dumps(footprint_doc(fp), indent=2) + "\n"
+    return json.dumps(footprint_doc(fp), indent=2, allow_nan=False) + "\n"
 
 
 _ROW = "{:<22} {:>9} {:>12} {:>9} {:>9} {:>9} {:>6}"
@@ -57,7 +57,7 @@ def _platform_rows(fp: Footprint) -> list[str]:
     for p in fp.platforms:
         rows.append(
             _ROW.format(
-                p.platform[:22],
+                _clip(p.platform, 22),
                 human(p.size),
                 human(p.uncompressed_size),
                 human(p.disk_bytes),
@@ -83,7 +83,9 @@ def _platform_rows(fp: Footprint) -> list[str]:
 def footprint_text(fp: Footprint) -> str:
     lines = _platform_rows(fp)
     lines += ["", "images:"]
-    lines += [f"  {p.platform[:22]:<22} {_clip(', '.join(p.images), 74)}" for p in fp.platforms]
+    lines += [
+        f"  {_clip(p.platform, 22):<22} {_clip(', '.join(p.images), 74)}" for p in fp.platforms
+    ]
     shared = [x for x in fp.layers if x.images > 1]
     if shared:
         lines += ["", "layers used by several images:"]
@@ -94,7 +96,9 @@ def footprint_text(fp: Footprint) -> str:
         ]
     if fp.others:
         lines += ["", "not platforms (attestations, signatures, artifacts):"]
-        lines += [f"  {o.kind:<12} {human(o.size):>9}  {_clip(o.name, 72)}" for o in fp.others]
+        lines += [
+            f"  {_clip(o.kind, 12):<12} {human(o.size):>9}  {_clip(o.name, 72)}" for o in fp.others
+        ]
     return "\n".join(lines) + "\n"
 
 

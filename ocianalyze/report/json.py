@@ -1,16 +1,19 @@
-"""The JSON contract (documented in the README). Keys are only ever added, never renamed."""
+"""The JSON contract (documented in the README). Keys are only ever added, never renamed.
+
+Strings are kept exact (json escapes what needs it); numbers are strict JSON: a float that is
+not finite (a tar's NaN mtime) is written as null, never as NaN or Infinity.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
-from ..analysis import ImageAnalysis, LayerFacts, analyze
+from ..analysis import ImageAnalysis, LayerFacts, Report
 from ..errors import Problem
 from ..merge import MergeResult
-from ..model import Image
-from ..sources.base import Export
-from ..verify import Verification
+from ..model import ExportModel, Image
 
 SCHEMA_VERSION = 1
 
@@ -44,7 +47,7 @@ def _problem(p: Problem) -> dict[str, Any]:
     }
 
 
-def _absent(export: Export) -> list[dict[str, Any]]:
+def _absent(model: ExportModel) -> list[dict[str, Any]]:
     return [
         {
             "refs": list(a.refs),
@@ -52,17 +55,22 @@ def _absent(export: Export) -> list[dict[str, Any]]:
             "media_type": a.descriptor.media_type,
             "platform": a.descriptor.platform.to_json() if a.descriptor.platform else None,
         }
-        for a in export.model.absent
+        for a in model.absent
     ]
 
 
-def inspect_doc(export: Export) -> dict[str, Any]:
+def _finite(value: float | None) -> float | None:
+    return value if value is None or math.isfinite(value) else None
+
+
+def inspect_doc(r: Report) -> dict[str, Any]:
+    """`inspect --format json`: the images, absent manifests and problems, no measurement."""
     return {
         "schema_version": SCHEMA_VERSION,
-        "source": {"path": export.path, "format": export.format.value},
-        "images": [_image(img) for img in export.model.images],
-        "absent": _absent(export),
-        "problems": [_problem(p) for p in export.model.problems],
+        "source": {"path": r.path, "format": r.format},
+        "images": [_image(img) for img in r.model.images],
+        "absent": _absent(r.model),
+        "problems": [_problem(p) for p in r.problems],
     }
 
 
@@ -84,7 +92,7 @@ def _layer(facts: LayerFacts) -> dict[str, Any]:
         "dirs": tar.dirs if tar else None,
         "symlinks": tar.symlinks if tar else None,
         "hardlinks": tar.hardlinks if tar else None,
-        "newest_mtime": tar.newest_mtime if tar else None,
+        "newest_mtime": _finite(tar.newest_mtime) if tar else None,
         "verified": facts.verified,
         "chain_id": str(facts.chain_id) if facts.chain_id else None,
         "used_by": facts.used_by,
@@ -99,7 +107,7 @@ def _waste(m: MergeResult) -> dict[str, Any]:
         "merged_disk_bytes": m.disk_bytes,
         "wasted_bytes": m.wasted_bytes,
         "wasted_by_layer": list(m.wasted_by_layer),
-        "efficiency": round(m.efficiency, 6),
+        "efficiency": _finite(round(m.efficiency, 6)),
         "largest_wasters": [
             {
                 "path": w.path,
@@ -128,15 +136,20 @@ def _analysed(entry: dict[str, Any], a: ImageAnalysis) -> None:
     entry["waste"] = _waste(a.merge) if a.merge else None
 
 
-def report_doc(v: Verification, strict: bool = False, top: int = 10) -> dict[str, Any]:
-    doc = inspect_doc(v.export)
-    analyses = analyze(v.export.model.images, v.scans, v.verified(), top)
-    for entry, a in zip(doc["images"], analyses, strict=True):
+def report_doc(r: Report) -> dict[str, Any]:
+    """`verify`/`report --format json`: the inspect document, each image measured, the verdict."""
+    doc = inspect_doc(r)
+    for entry, a in zip(doc["images"], r.images, strict=True):
         _analysed(entry, a)
-    doc["ok"] = v.ok(strict)
-    doc["problems"] = [_problem(p) for p in v.problems]
+    doc["ok"] = r.ok
     return doc
 
 
 def render(doc: dict[str, Any]) -> str:
-    return json.dumps(doc, indent=2) + "\n"
+    """Strict JSON (``allow_nan=False``: NaN is no JSON value), two-space indent, a newline."""
+    return json.dumps(doc, indent=2, allow_nan=False) + "\n"
+
+
+def report_json(r: Report) -> str:
+    """The JSON document of ``r``: the inspect form for metadata, the full one once verified."""
+    return render(report_doc(r) if r.verified else inspect_doc(r))

@@ -14,11 +14,9 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
-from ..analysis import LayerFacts, layer_facts, merge_image
+from ..analysis import LayerFacts, Report
 from ..merge import MergeResult
 from ..model import Absent, Descriptor, History, Image, ManifestKind, Platform
-from ..sources.base import Export, ExportFormat
-from ..verify import Verification
 from .escape import printable
 from .units import human_exact
 
@@ -60,9 +58,9 @@ def _code(value: str) -> str:
 
 
 def _keep_tabs(value: str) -> str:
-    """printable(), but keeping tabs and newlines: RUN lines carry them (as in the example)."""
-    lines = value.split("\n")
-    return "\n".join("\t".join(printable(part) for part in line.split("\t")) for line in lines)
+    """printable(), but keeping tabs: RUN lines carry them (as in the example). Inside a fence a
+    tab cannot make markup; a newline would add a line the export chose, so it is escaped."""
+    return "\t".join(printable(part) for part in value.split("\t"))
 
 
 def _fence(info: str, lines: list[str]) -> list[str]:
@@ -167,9 +165,9 @@ def _by_tag(images: Iterable[Image]) -> dict[str, list[Image]]:
     return tags
 
 
-def _target(v: Verification, tag: str, images: list[Image]) -> Descriptor | None:
+def _target(r: Report, tag: str, images: list[Image]) -> Descriptor | None:
     """What the tag names: its image index, else its only manifest; None when neither exists."""
-    indexes = v.export.model.indexes
+    indexes = r.model.indexes
     named = [i for i in indexes if tag in i.refs]
     if not named:
         inner = {img.index_digest for img in images}
@@ -180,9 +178,9 @@ def _target(v: Verification, tag: str, images: list[Image]) -> Descriptor | None
     return manifests.pop() if len(manifests) == 1 else None
 
 
-def _index_mime(v: Verification, desc: Descriptor) -> str:
+def _index_mime(r: Report, desc: Descriptor) -> str:
     """The descriptor's media type, else the index's own (a descriptor may leave it empty)."""
-    for ref in v.export.model.indexes:
+    for ref in r.model.indexes:
         if ref.descriptor.digest == desc.digest:
             return desc.media_type or ref.index.media_type or "unknown"
     return desc.media_type or "unknown"
@@ -192,12 +190,12 @@ def _pull(ref: str, digest: str) -> list[str]:
     return [*_fence("console", [f"$ docker pull {repository(ref)}@{printable(digest)}"]), ""]
 
 
-def _tag_head(v: Verification, tag: str, images: list[Image]) -> list[str]:
+def _tag_head(r: Report, tag: str, images: list[Image]) -> list[str]:
     lines = [f"## {_code(tag)}", ""]
-    target = _target(v, tag, images)
+    target = _target(r, tag, images)
     if target is not None:
         lines += _pull(tag, str(target.digest))
-        lines.append(f"-\tManifest MIME: {_code(_index_mime(v, target))}")
+        lines.append(f"-\tManifest MIME: {_code(_index_mime(r, target))}")
     elif any(img.manifest_descriptor for img in images):
         lines.append("-\tManifest: several manifests carry this name, with no index to pull")
     else:
@@ -215,10 +213,10 @@ def _platforms(images: list[Image], absent: list[Absent]) -> list[str]:
     return ["-\tPlatforms:", *shown] if shown else ["-\tPlatforms: none"]
 
 
-def _attestations(v: Verification, images: list[Image]) -> list[str]:
+def _attestations(r: Report, images: list[Image]) -> list[str]:
     """Attestations are not platforms (repo-info lists them as "unknown; unknown"): say whose."""
     by_manifest = {
-        str(i.manifest_descriptor.digest): i for i in v.export.model.images if i.manifest_descriptor
+        str(i.manifest_descriptor.digest): i for i in r.model.images if i.manifest_descriptor
     }
     lines = []
     for image in images:
@@ -251,37 +249,27 @@ def _others(images: list[Image], absent: list[Absent]) -> list[str]:
     return ["-\tOther manifests:", *lines] if lines else []
 
 
-def _tag_section(v: Verification, tag: str, images: list[Image]) -> list[str]:
-    absent = [a for a in v.export.model.absent if tag in a.refs]
-    lines = _tag_head(v, tag, images)
+def _tag_section(r: Report, tag: str, images: list[Image]) -> list[str]:
+    absent = [a for a in r.model.absent if tag in a.refs]
+    lines = _tag_head(r, tag, images)
     lines += _platforms(images, absent)
-    lines += _attestations(v, images)
+    lines += _attestations(r, images)
     lines += _others(images, absent)
     for image in images:
         if image.kind is ManifestKind.IMAGE:
-            lines += ["", *_image_section(v, tag, image)]
+            lines += ["", *_image_section(r, tag, image)]
     return lines
 
 
 # --- the platform section ------------------------------------------------------------------
 
 
-def _recomputed(export: Export, fact: LayerFacts) -> bool:
-    """A docker-archive layer stored as a plain tar named by its diff_id: not the registry blob."""
-    d = fact.descriptor
-    return (
-        export.format is ExportFormat.DOCKER_ARCHIVE
-        and d.media_type.endswith(".tar")
-        and fact.diff_id == d.digest
-    )
-
-
-def _total_size(v: Verification, facts: list[LayerFacts]) -> list[str]:
-    if any(d.digest_is_diff_id for i in v.export.model.images for d in i.layers):
+def _total_size(image: Image, facts: list[LayerFacts]) -> list[str]:
+    if image.manifest_descriptor is None:  # a legacy save: no manifest, no transfer size
         return ["-\tTotal Size: unknown (the export holds only uncompressed layers)"]
     total = sum(f.descriptor.size for f in facts)
     note = "(compressed transfer size, not on-disk size)"
-    if any(_recomputed(v.export, f) for f in facts):
+    if any(f.recomputed for f in facts):
         note = "(size as exported: layers stored uncompressed, not the registry's transfer size)"
     return [f"-\tTotal Size: **{human_exact(total)}**  ", f"\t{note}"]
 
@@ -296,14 +284,14 @@ def _measured(facts: list[LayerFacts]) -> list[str]:
     ]
 
 
-def _image_facts(v: Verification, image: Image, facts: list[LayerFacts]) -> list[str]:
+def _image_facts(image: Image, facts: list[LayerFacts]) -> list[str]:
     config = image.config
     md = image.manifest_descriptor
     lines = []
     if config is not None and config.docker_version:
         lines.append(f"-\tDocker Version: {_text(config.docker_version)}")
     lines.append(NO_MANIFEST if md is None else f"-\tManifest MIME: {_code(md.media_type)}")
-    lines += _total_size(v, facts)
+    lines += _total_size(image, facts)
     lines += _measured(facts)
     lines.append(f"-\tImage ID: {_code(str(image.config_descriptor.digest))}")
     if config is None:
@@ -328,11 +316,11 @@ def _last_modified(fact: LayerFacts) -> str:
     return f"{date} (newest file in the layer)" if date else "unknown (no file dates in the layer)"
 
 
-def _layer(v: Verification, fact: LayerFacts) -> list[str]:
+def _layer(fact: LayerFacts) -> list[str]:
     scan = fact.scan
     tar = scan.tar if scan else None
     digest = _code(str(fact.descriptor.digest))
-    mark = f" {RECOMPUTED}" if _recomputed(v.export, fact) else ""
+    mark = f" {RECOMPUTED}" if fact.recomputed else ""
     size = scan.uncompressed_size if scan else None
     return [
         f"\t-\t{digest}{mark}  ",
@@ -360,29 +348,33 @@ def _waste(m: MergeResult | None) -> list[str]:
         f"layers (efficiency {m.efficiency:.1%})"
     )
     lines += [
-        f"\t-\t{_code(w.path)}: {human_exact(w.bytes)}, {w.how} in layer {w.by_layer + 1}"
+        f"\t-\t{_code(w.path)}: {human_exact(w.bytes)}, {printable(w.how)} "
+        f"in layer {w.by_layer + 1}"
         for w in m.wasted
     ]
     return lines
 
 
-def _image_section(v: Verification, tag: str, image: Image) -> list[str]:
-    facts = layer_facts(image, v.scans)
+def _image_section(r: Report, tag: str, image: Image) -> list[str]:
+    analysis = r.analysis_of(image)
+    facts = analysis.layers
     lines = [f"### {_code(tag)} - {platform_text(image.platform)}", ""]
     if image.manifest_descriptor is not None:
         lines += _pull(tag, str(image.manifest_descriptor.digest))
-    lines += _image_facts(v, image, facts)
-    lines += _waste(merge_image(image, v.scans, top=5))
+    lines += _image_facts(image, facts)
+    lines += _waste(analysis.merge)
     history = dockerfile(image.config.history) if image.config else []
     if history:
         lines += ["", *_fence("dockerfile", history)]
     lines += ["", "-\tLayers:"]
     for fact in facts:
-        lines += _layer(v, fact)
+        lines += _layer(fact)
     return lines
 
 
-def render(v: Verification) -> str:
-    """The page: one section per name the export gives, one subsection per platform image."""
-    sections = [_tag_section(v, tag, imgs) for tag, imgs in _by_tag(v.export.model.images).items()]
+def render(r: Report) -> str:
+    """The page: one section per name the export gives, one subsection per platform image.
+
+    The lists of wasted and largest files hold at most ``r.top`` items (`--top`)."""
+    sections = [_tag_section(r, tag, imgs) for tag, imgs in _by_tag(r.model.images).items()]
     return "\n\n".join("\n".join(lines) for lines in sections) + "\n"

@@ -1,19 +1,20 @@
-"""Plain-text renderers: one block per image, tables that fit 100 columns."""
+"""Plain-text renderers of a ``Report``: one block per image, tables that fit 100 columns.
+
+Every string that comes from the export goes through ``printable``: no line can be forged.
+"""
 
 from __future__ import annotations
 
-from ..analysis import ImageAnalysis, analyze
+from ..analysis import ImageAnalysis, Report
 from ..merge import MergeResult
 from ..model import Image
-from ..sources.base import Export
-from ..verify import Verification
 from .escape import printable
 from .units import human
 
 
 def _title(image: Image) -> str:
     refs = _clip(", ".join(image.refs), 60) or "(no name)"
-    platform = str(image.platform) if image.platform else "unknown platform"
+    platform = printable(str(image.platform)) if image.platform else "unknown platform"
     return f"{refs}  [{image.kind.value}, {platform}]"
 
 
@@ -22,26 +23,42 @@ def _header(image: Image) -> list[str]:
     lines = [_title(image)]
     if md is not None:
         lines.append(f"  manifest  {md.digest}")
-        lines.append(f"  mime      {md.media_type}")
+        lines.append(f"  mime      {printable(md.media_type)}")
     else:
         lines.append("  manifest  (none: legacy docker save)")
     lines.append(f"  image ID  {image.config_descriptor.digest}")
     if image.config and image.config.created:
-        lines.append(f"  created   {image.config.created}")
+        lines.append(f"  created   {printable(image.config.created)}")
     return lines
 
 
-def inspect_text(export: Export) -> str:
-    lines = [f"{export.path}: {export.format.value}, {len(export.model.images)} image(s)", ""]
-    for image in export.model.images:
+def _source(r: Report) -> str:
+    return f"{printable(r.path)}: {printable(r.format)}, {len(r.model.images)} image(s)"
+
+
+def inspect_text(r: Report) -> str:
+    """`inspect`: each image's names, platform, manifest, image ID and stored layer bytes."""
+    lines = [_source(r), ""]
+    for image in r.model.images:
         size = sum(d.size for d in image.layers)
         lines += _header(image)
         lines.append(f"  layers    {len(image.layers)}, {human(size)} ({size} bytes) stored")
         lines.append("")
-    for absent in export.model.absent:
-        plat = f" ({absent.descriptor.platform})" if absent.descriptor.platform else ""
+    for absent in r.model.absent:
+        platform = absent.descriptor.platform
+        plat = f" ({printable(str(platform))})" if platform else ""
         lines.append(f"absent: {absent.descriptor.digest}{plat}")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def verify_text(r: Report) -> str:
+    """`verify`: one line per problem, then the verdict with the number of blobs read."""
+    lines = [printable(p.line()) for p in r.problems]
+    verdict = "OK" if r.ok else "FAILED"
+    lines.append(
+        f"{printable(r.path)}: {verdict}: {r.blobs_read} blobs read, {len(r.problems)} problem(s)"
+    )
+    return "\n".join(lines) + "\n"
 
 
 _ROW = "  {:>2}  {:<19}  {:<5}  {:>9}  {:>12}  {:>7}  {:>9}  {:<2}"
@@ -82,7 +99,7 @@ def _waste(m: MergeResult) -> list[str]:
     ]
     for w in m.wasted:
         lines.append(
-            f"    {human(w.bytes):>9}  {w.how} in layer {w.by_layer + 1}, "
+            f"    {human(w.bytes):>9}  {printable(w.how)} in layer {w.by_layer + 1}, "
             f"{w.copies} cop{'y' if w.copies == 1 else 'ies'} from layer {w.layer + 1}: "
             f"{_clip(w.path, 40)}"
         )
@@ -102,15 +119,15 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else "..." + text[-(width - 3) :]
 
 
-def report_text(v: Verification, top: int = 10, strict: bool = False) -> str:
-    export = v.export
-    lines = [f"{export.path}: {export.format.value}, {len(export.model.images)} image(s)", ""]
-    for a in analyze(export.model.images, v.scans, v.verified(), top):
+def report_text(r: Report) -> str:
+    """`report`: each image's header, layer table and waste, then the problems and verdict."""
+    lines = [_source(r), ""]
+    for a in r.images:
         lines += _header(a.image)
         lines += _layers_table(a)
         if a.merge is not None:
             lines += _waste(a.merge)
         lines.append("")
-    lines += [p.line() for p in v.problems]
-    lines.append("verified: all blobs match" if v.ok(strict) else "FAILED: see problems above")
+    lines += [printable(p.line()) for p in r.problems]
+    lines.append("verified: all blobs match" if r.ok else "FAILED: see problems above")
     return "\n".join(lines) + "\n"
