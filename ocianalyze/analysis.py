@@ -165,6 +165,7 @@ class Report:
     strict: bool = False
     blobs_read: int = 0
     top: int = DEFAULT_TOP
+    unreferenced: tuple[str, ...] = ()  # members of a one-pass stream that nothing names
 
     def analysis_of(self, image: Image) -> ImageAnalysis:
         """The analysis of one of ``model.images`` (matched by identity, not equality)."""
@@ -187,6 +188,7 @@ def summarize(v: Verification, top: int = DEFAULT_TOP, strict: bool = False) -> 
         strict=strict,
         blobs_read=len(v.scans),
         top=top,
+        unreferenced=v.unreferenced,
     )
 
 

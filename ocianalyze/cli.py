@@ -232,6 +232,9 @@ def _keep_freed_buffers() -> None:
         return
     mallopt(-3, 4 << 20)  # M_MMAP_THRESHOLD
     mallopt(-1, 64 << 20)  # M_TRIM_THRESHOLD
+    # One malloc arena per thread keeps each thread's freed buffers apart: with 16 layers on
+    # 16 threads that was 77 MiB peak against 47 MiB with at most four arenas.
+    mallopt(-8, 4)  # M_ARENA_MAX
 
 
 def _verify(

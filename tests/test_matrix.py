@@ -256,3 +256,5 @@ def test_stream_members_nothing_names_are_listed_unreferenced(path: str, tmp_pat
     junk = next(n for n in w.files if n not in _build("oci", "none").files)
     assert v.unreferenced == (junk,)
     assert v.ok(strict=True)
+    run = run_cli("verify", "--format", "json", "-", stdin=data)
+    assert run.code == 0 and run.json()["unreferenced"] == [junk]

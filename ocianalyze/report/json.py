@@ -142,6 +142,7 @@ def report_doc(r: Report) -> dict[str, Any]:
     for entry, a in zip(doc["images"], r.images, strict=True):
         _analysed(entry, a)
     doc["ok"] = r.ok
+    doc["unreferenced"] = list(r.unreferenced)
     return doc
 
 
