@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .entries import EntryTable
 from .errors import OciError
-from .merge import merged_entries
+from .merge import merged_files
 from .model import Image, ManifestKind
 from .sources.base import Export
 from .tarwalk import TarEntry
@@ -57,4 +57,4 @@ def image_files(export: Export, image: Image, layer: int | None, opts: Options) 
     if layer is not None:
         t = tables[0]
         return [t.entry(i) for i in range(len(t))]
-    return [tables[n].entry(i) for n, i in merged_entries(tables)]
+    return list(merged_files(tables))

@@ -42,6 +42,10 @@ def naive_overlay(layers: list[list[tuple[str, str, int]]]) -> tuple[dict[str, i
                 continue
             if path in fs and path not in seen and fs[path][0] == "file":
                 wasted += fs[path][1]
+            if kind != "dir":  # containerd: only a directory over a directory merges
+                for p in [p for p in fs if p.startswith(path + "/") and p not in seen]:
+                    kind_p, size_p = fs.pop(p)
+                    wasted += size_p if kind_p == "file" else 0
             fs[path] = (kind, size)
             seen.add(path)
     return {p: s for p, (k, s) in fs.items() if k == "file"}, wasted
@@ -133,7 +137,7 @@ def test_property_merge_equals_naive_overlay(stack: list[tuple[list, list]]) -> 
     assert result.wasted_bytes == want_waste
     assert (result.files, result.file_bytes) == (len(want_files), sum(want_files.values()))
     tables = [table(rows) for rows in layers]
-    listed = {tables[n].names[i] for n, i in merged_entries(tables) if tables[n].kinds[i] == 0}
+    listed = {tables[n].name(i) for n, i in merged_entries(tables) if tables[n].kind(i) == "file"}
     assert listed == set(want_files)
 
 
