@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import heapq
 import posixpath
+from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import groupby
+from itertools import count, groupby, repeat
 from operator import itemgetter
 
 from .entries import DIR, FILE, HARDLINK, EntryTable, key_name, name_key
@@ -123,11 +124,8 @@ def _bits(mask: int) -> Iterator[int]:
 def _hides(table: EntryTable, layer: int) -> list[Item]:
     """The layer's whiteouts and opaque markers, as items keyed by the path they hide."""
     items: list[Item] = []
-    for i in range(len(table)):
-        key = table.key(i)
-        if b".wh." not in key:
-            continue
-        parent, _, base = key.rpartition(b"\0")
+    for i in table.find(b".wh."):
+        parent, _, base = table.key(i).rpartition(b"\0")
         if base == OPAQUE.encode():
             items.append((parent, layer, -1, _OPAQUE))
         elif base.startswith(b".wh."):
@@ -140,15 +138,22 @@ def _is_whiteout(key: bytes) -> bool:
 
 
 def _runs(table: EntryTable, layer: int) -> Iterator[Item]:
-    """The layer's entries (whiteouts left out) in key order: sorted runs, merged lazily."""
+    """The layer's entries (whiteouts left out) in key order: sorted runs of indices (4 bytes
+    an entry), merged lazily; a run's keys are in memory only while it is sorted."""
     runs = []
+    wh = bool(table.find(b".wh."))
     for start in range(0, len(table), _RUN):
-        keyed = [(table.key(i), i) for i in range(start, min(start + _RUN, len(table)))]
-        keyed.sort()
-        runs.append([(k, layer, i, _ENTRY) for k, i in keyed if not _is_whiteout(k)])
-    if len(runs) == 1:
-        return iter(runs[0])
-    return heapq.merge(*runs)
+        keyed = sorted(
+            zip(map(table.key, range(start, min(start + _RUN, len(table)))), count(start))
+        )
+        runs.append(
+            array(
+                "I",
+                [i for k, i in keyed if not _is_whiteout(k)] if wh else map(itemgetter(1), keyed),
+            )
+        )
+    items = [zip(map(table.key, run), repeat(layer), run, repeat(_ENTRY)) for run in runs]
+    return items[0] if len(items) == 1 else heapq.merge(*items)
 
 
 class _Sweep:
@@ -158,13 +163,21 @@ class _Sweep:
         self.tables = tables
         self.links = links
         self.stack = [_Frame(b"", 0, 0, 0, 0)]
+        # The frame of the previous path, pushed only if the next path is inside it: a
+        # subtree directly follows its root, so most files never need a frame of their own.
+        self.pending: _Frame | None = None
         self.dangling: list[tuple[int, str]] = []
 
     def groups(self) -> Iterator[_Group]:
-        streams: list[Iterator[Item]] = [_runs(t, n) for n, t in enumerate(self.tables)]
+        streams: list[Iterator[Item]] = [_runs(t, n) for n, t in enumerate(self.tables) if len(t)]
         hides = sorted(h for n, t in enumerate(self.tables) for h in _hides(t, n))
-        for key, items in groupby(heapq.merge(iter(hides), *streams), key=itemgetter(0)):
+        if hides:
+            streams.append(iter(hides))
+        merged = streams[0] if len(streams) == 1 else heapq.merge(*streams)
+        for key, items in groupby(merged, key=itemgetter(0)):
             yield self.step(key, list(items))
+        if self.pending is not None:
+            self.pop_dangling(self.pending)
         while len(self.stack) > 1:
             self.pop()
         self.pop_dangling(self.stack[0])
@@ -173,13 +186,30 @@ class _Sweep:
         self.pop_dangling(self.stack.pop())
 
     def pop_dangling(self, frame: _Frame) -> None:
-        path = key_name(frame.prefix.removesuffix(b"\0"))
-        self.dangling += [(m, path) for m in _bits(frame.whiteouts & ~frame.hit)]
+        if frame.whiteouts & ~frame.hit:
+            path = key_name(frame.prefix.removesuffix(b"\0"))
+            self.dangling += [(m, path) for m in _bits(frame.whiteouts & ~frame.hit)]
 
     def step(self, key: bytes, items: list[Item]) -> _Group:
-        while not key.startswith(self.stack[-1].prefix):
+        stack, pending = self.stack, self.pending
+        if pending is not None:
+            self.pending = None
+            if key.startswith(pending.prefix):
+                stack.append(pending)
+            else:
+                self.pop_dangling(pending)
+        while not key.startswith(stack[-1].prefix):
             self.pop()
-        top = self.stack[-1]
+        top = stack[-1]
+        if len(items) == 1 and not (top.deleted | top.overwritten) and not self.links.bad:
+            _, layer, idx, code = items[0]
+            if code == _ENTRY:  # the common case: one entry, nothing above hides it
+                if layer and self.tables[layer].code(idx) != DIR:
+                    self.pending = _Frame(key + b"\0", 0, 1 << layer, 0, 0)
+                return _Group(key, [(layer, idx)], 0, 0, (layer, idx))
+        return self.general(key, items, top)
+
+    def general(self, key: bytes, items: list[Item], top: _Frame) -> _Group:
         whiteouts = opaque = replaced = 0
         entries: list[Ref] = []
         for _, layer, idx, code in items:
@@ -193,19 +223,25 @@ class _Sweep:
                     replaced |= 1 << layer
         group = _Group(key, entries, top.deleted | whiteouts, top.overwritten)
         hit = _apply(group)
-        if whiteouts or opaque or replaced:
+        own = whiteouts | opaque
+        self.credit(hit & ~whiteouts)
+        replaced &= ~1  # the base layer has nothing below it to replace
+        if own or replaced:
             prefix = key + b"\0" if key else b""
-            own = whiteouts | opaque
-            frame = _Frame(
-                prefix, top.deleted | own, top.overwritten | replaced, own, whiteouts, hit
+            self.pending = _Frame(
+                prefix,
+                top.deleted | own,
+                top.overwritten | replaced,
+                own,
+                whiteouts,
+                hit & whiteouts,
             )
-            self.stack.append(frame)
-        elif hit:
-            self.credit(hit)
         return group
 
     def credit(self, hit: int) -> None:
         """Mark the innermost frames whose own whiteouts deleted something as used."""
+        if not hit:
+            return
         for frame in reversed(self.stack):
             found = hit & frame.own
             frame.hit |= found
@@ -331,7 +367,7 @@ class _Totals:
         self.files = self.file_bytes = self.disk = self.dirs = 0
         self.by_layer = [0] * len(tables)
         self.wasted: list[tuple[int, str, Wasted]] = []  # a heap of the ``top`` largest
-        self.largest: list[tuple[int, str, int]] = []  # a heap of (size, path, layer)
+        self.largest: list[tuple[int, bytes, int]] = []  # a heap of (size, key, layer)
 
     def add(self, g: _Group) -> None:
         if g.visible is not None:
@@ -340,20 +376,23 @@ class _Totals:
             self.hide(g)
 
     def shown(self, key: bytes, ref: Ref) -> None:
-        code = self.tables[ref[0]].code(ref[1])
-        if code == DIR:
-            self.dirs += 1
+        layer, idx = self.links.inode.get(ref, ref) if self.links.inode else ref
+        table = self.tables[layer]
+        code = table.code(idx)
+        if code != FILE:
+            self.dirs += ref == (layer, idx) and code == DIR
             return
-        inode = self.links.inode.get(ref, ref)
-        if inode in self.links.primary and self.links.primary[inode] != key:
+        if self.links.primary.get((layer, idx), key) != key:
             return  # a further name of a file counted under its listed name
-        if self.tables[inode[0]].code(inode[1]) != FILE:
-            return
-        size = self.tables[inode[0]].size(inode[1])
+        size = table.size(idx)
         self.files += 1
         self.file_bytes += size
         self.disk += -(-size // DISK_BLOCK) * DISK_BLOCK
-        self._keep(self.largest, (size, key_name(key), inode[0]))
+        heap = self.largest
+        if len(heap) < self.top:
+            heapq.heappush(heap, (size, key, layer))
+        elif self.top and size > heap[0][0]:  # ties keep the first path in key order
+            heapq.heapreplace(heap, (size, key, layer))
 
     def hide(self, g: _Group) -> None:
         total = copies = 0
@@ -414,7 +453,7 @@ def merge(
         sum(acc.by_layer),
         tuple(acc.by_layer),
         tuple(w for _, _, w in sorted(acc.wasted, reverse=True)),
-        tuple((p, s, n) for s, p, n in sorted(acc.largest, reverse=True)),
+        tuple((key_name(k), s, n) for s, k, n in sorted(acc.largest, reverse=True)),
         tuple(sorted(sweep.dangling)),
         _problems(links, digests),
     )
