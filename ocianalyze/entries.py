@@ -1,25 +1,25 @@
 """A compact listing of one layer's tar entries, for file listings and the filesystem merge.
 
-Columns instead of one object per entry, about 16 bytes plus the name's UTF-8 bytes per entry:
+Columns instead of one object per entry, 8 to 14 bytes plus the name's UTF-8 bytes an entry:
 a layer of a million files costs tens of MB, not the gigabyte an object tree would.
 
-- names: one byte buffer holding every name back to back, with "/" stored as NUL, plus the end
-  offset of each name. A name's bytes are then also its merge key: sorting keys puts a
-  directory's whole subtree right after it ("a", "a/b", "a-c"), which the merge relies on. Go's
-  archive/tar refuses NUL in names (PAX path records included), so NUL is free to use.
+- names: one byte buffer holding every name back to back, with "/" stored as NUL, plus each
+  name's length (a byte, wider only when a name needs it) and the start of every 16th name.
+  A name's bytes are then also its merge key: sorting keys puts a directory's whole subtree
+  right after it ("a", "a/b", "a-c"), which the merge relies on. Go's archive/tar refuses NUL
+  in names (PAX path records included), so NUL is free to use.
   Names are encoded with ``surrogatepass``, which gives back any Python string exactly.
-- sizes and mtimes: 32-bit unsigned columns; a value outside (negative, past 2**32, a float)
-  is kept exactly in a small dict beside the column.
-- kind, mode, uid and gid: one 32-bit index into a palette of the distinct combinations (a
-  layer has a few hundred at most).
+- sizes and mtimes: differences from the column's first value, in 1, 2 or 4 bytes as the
+  values need; a value further out (or a float) is kept exactly in a small dict beside.
+- kind, mode, uid and gid: one index into a palette of the distinct combinations (a layer
+  has a few hundred at most): a byte, wider past 256.
 """
 
 from __future__ import annotations
 
 from array import array
 from bisect import bisect_right
-from collections.abc import Iterable
-from itertools import accumulate, islice
+from itertools import accumulate
 from operator import attrgetter
 
 from .tarwalk import TarEntry
@@ -29,7 +29,8 @@ FILE, DIR, SYMLINK, HARDLINK = 0, 1, 2, 3
 _CODE = {k: i for i, k in enumerate(KINDS)}
 _NAME, _TYPE, _SIZE, _MODE = (attrgetter(f) for f in ("name", "type", "size", "mode"))
 _UID, _GID, _MTIME = (attrgetter(f) for f in ("uid", "gid", "mtime"))
-_U32 = 1 << 32
+_GROUP = 16  # names per recorded start offset
+_WIDE_U = {"B": "H", "H": "I", "I": "Q"}  # unsigned array typecodes, 1, 2, 4 and 8 bytes
 _ENCODING = ("utf-8", "surrogatepass")
 
 
@@ -43,43 +44,84 @@ def key_name(key: bytes) -> str:
     return key.replace(b"\0", b"/").decode(*_ENCODING)
 
 
-class _Column:
-    """Integers in a 32-bit unsigned array; any other value (int or float) exactly, aside."""
+_WIDER = {"b": "h", "h": "i"}  # signed array typecodes, 1, 2 and 4 bytes
+_I32 = 1 << 31
 
-    __slots__ = ("odd", "values")
+
+class _Column:
+    """Integers, each stored as its difference from the column's first value in the narrowest
+    signed array that holds every difference so far (1, 2 or 4 bytes: a layer whose files
+    share one mtime costs a byte an entry); any value further out (or a float) is kept
+    exactly, aside."""
+
+    __slots__ = ("base", "odd", "values")
 
     def __init__(self) -> None:
-        self.values = array("I")
+        self.values = array("b")
+        self.base: int | None = None
         self.odd: dict[int, int | float] = {}
 
-    def extend(self, items: Iterable[int | float]) -> None:
+    def extend(self, items: list[int | float]) -> None:
+        if self.base is None and items:
+            first = items[0]
+            self.base = first if isinstance(first, int) and abs(first) < 1 << 62 else 0
+        base = self.base or 0
         start = len(self.values)
         try:
-            self.values.extend(items)  # type: ignore[arg-type]  # floats are refused here
+            deltas = [v - base for v in items]
+            self.values.extend(deltas)  # type: ignore[arg-type]  # floats are refused here
+            return
         except (TypeError, OverflowError):
             del self.values[start:]
-            for i, v in enumerate(items, start):
-                if isinstance(v, int) and 0 <= v < _U32:
-                    self.values.append(v)
-                else:
-                    self.values.append(0)
-                    self.odd[i] = v
+        for i, v in enumerate(items, start):
+            d = v - base if isinstance(v, int) else None
+            while d is not None and self.values.typecode in _WIDER and not self._fits(d):
+                self.values = array(_WIDER[self.values.typecode], self.values)
+            if d is not None and self._fits(d):
+                self.values.append(d)
+            else:
+                self.values.append(0)
+                self.odd[i] = v
+
+    def _fits(self, d: int) -> bool:
+        bits = self.values.itemsize * 8 - 1
+        return -(1 << bits) <= d < 1 << bits
 
     def __getitem__(self, i: int) -> int | float:
-        return self.odd.get(i, self.values[i]) if self.odd else self.values[i]
+        if self.odd and i in self.odd:
+            return self.odd[i]
+        return self.values[i] + (self.base or 0)
+
+    def total(self) -> int | float:
+        return (
+            sum(self.values)
+            + (self.base or 0) * (len(self.values) - len(self.odd))
+            + sum(self.odd.values())
+        )
 
 
 class EntryTable:
     """Every entry of one layer, in tar order; entry ``i`` is the i-th header of the layer."""
 
-    __slots__ = ("_blob", "_ends", "_meta", "_meta_of", "_mtimes", "_palette", "_sizes", "links")
+    __slots__ = (
+        "_blob",
+        "_lengths",
+        "_meta",
+        "_meta_of",
+        "_mtimes",
+        "_palette",
+        "_sizes",
+        "_starts",
+        "links",
+    )
 
     def __init__(self) -> None:
         self._blob = bytearray()
-        self._ends = array("I")  # end offset of each name in _blob (array("Q") past 4 GiB)
+        self._lengths = array("B")  # each name's length in _blob (wider when a name needs it)
+        self._starts = array("Q")  # where every 16th name starts in _blob
         self._sizes = _Column()
         self._mtimes = _Column()
-        self._meta = array("I")
+        self._meta = array("B")  # (wider past 256 combinations)
         self._palette: list[tuple[int, int, int, int]] = []  # (kind code, mode, uid, gid)
         self._meta_of: dict[tuple[int, int, int, int], int] = {}
         self.links: dict[int, str] = {}  # only links carry a target
@@ -90,7 +132,7 @@ class EntryTable:
     def add_all(self, entries: list[TarEntry]) -> None:
         """Append a batch, column by column: map and extend run in C, so a batch costs a few
         calls instead of a Python loop over its entries."""
-        first = len(self._ends)
+        first = len(self._lengths)
         kinds = list(map(_TYPE, entries))
         if "symlink" in kinds or "hardlink" in kinds:
             for i, e in enumerate(entries, first):
@@ -98,12 +140,14 @@ class EntryTable:
                     self.links[i] = e.linkname
         names = list(map(_NAME, entries))
         joined = "".join(names)
-        lengths = map(len, names) if joined.isascii() else map(len, map(name_key, names))
-        start = len(self._blob)
+        lengths = list(map(len, names) if joined.isascii() else map(len, map(name_key, names)))
+        starts = list(accumulate(lengths, initial=len(self._blob)))[:-1]
         self._blob += name_key(joined)
-        if len(self._blob) >= _U32 and self._ends.typecode == "I":
-            self._ends = array("Q", self._ends)
-        self._ends.extend(islice(accumulate(lengths, initial=start), 1, None))
+        self._starts.extend(starts[-first % _GROUP :: _GROUP])
+        longest = max(lengths, default=0)
+        while longest >= 1 << (8 * self._lengths.itemsize) and self._lengths.typecode in _WIDE_U:
+            self._lengths = array(_WIDE_U[self._lengths.typecode], self._lengths)
+        self._lengths.extend(lengths)
         self._sizes.extend(list(map(_SIZE, entries)))
         self._mtimes.extend(list(map(_MTIME, entries)))
         codes = [_CODE.get(k, _CODE["other"]) for k in kinds]
@@ -113,14 +157,21 @@ class EntryTable:
         for m in set(metas).difference(self._meta_of):
             self._meta_of[m] = len(self._palette)
             self._palette.append(m)
+        while len(self._palette) > 1 << (8 * self._meta.itemsize):
+            self._meta = array(_WIDE_U[self._meta.typecode], self._meta)
         self._meta.extend(map(self._meta_of.__getitem__, metas))
 
     def __len__(self) -> int:
-        return len(self._ends)
+        return len(self._lengths)
 
     def key(self, i: int) -> bytes:
         """Entry ``i``'s merge key (see name_key)."""
-        return bytes(self._blob[self._ends[i - 1] if i else 0 : self._ends[i]])
+        start = self._start(i)
+        return bytes(self._blob[start : start + self._lengths[i]])
+
+    def _start(self, i: int) -> int:
+        group = i - i % _GROUP
+        return self._starts[i // _GROUP] + sum(self._lengths[group:i])
 
     def name(self, i: int) -> str:
         return key_name(self.key(i))
@@ -144,9 +195,13 @@ class EntryTable:
         found: list[int] = []
         at = self._blob.find(part)
         while at >= 0:
-            i = bisect_right(self._ends, at)
+            i = (bisect_right(self._starts, at) - 1) * _GROUP
+            end = self._starts[i // _GROUP] + self._lengths[i]
+            while end <= at:
+                i += 1
+                end += self._lengths[i]
             found.append(i)
-            at = self._blob.find(part, self._ends[i])
+            at = self._blob.find(part, end)
         return found
 
     def names(self) -> list[str]:
@@ -172,5 +227,5 @@ class EntryTable:
         """Bytes of the regular files' contents (hardlinks carry none)."""
         files = {m for m, (code, *_) in enumerate(self._palette) if code == FILE}
         if len(files) == len(self._palette):
-            return sum(self._sizes.values) + sum(map(int, self._sizes.odd.values()))
+            return int(self._sizes.total())
         return sum(self.size(i) for i in range(len(self)) if self._meta[i] in files)

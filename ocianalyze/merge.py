@@ -28,15 +28,15 @@ import posixpath
 from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import count, groupby, repeat
-from operator import itemgetter
+from itertools import chain, count, groupby, islice, pairwise, repeat
+from operator import itemgetter, le
 
 from .entries import DIR, FILE, HARDLINK, EntryTable, key_name, name_key
 from .errors import Kind, Problem
 from .tarwalk import DISK_BLOCK, TarEntry
 
 OPAQUE = ".wh..wh..opq"
-_RUN = 1 << 16  # entries sorted at once (their keys are in memory together)
+_RUN = 1 << 14  # entries sorted at once (their keys are in memory together)
 _OVERWRITTEN, _DELETED = 0, 1
 _HOW = ("overwritten", "deleted")
 _ENTRY, _WHITEOUT, _OPAQUE = 2, 1, 0  # item codes: hides sort before entries of their layer
@@ -138,22 +138,28 @@ def _is_whiteout(key: bytes) -> bool:
 
 
 def _runs(table: EntryTable, layer: int) -> Iterator[Item]:
-    """The layer's entries (whiteouts left out) in key order: sorted runs of indices (4 bytes
-    an entry), merged lazily; a run's keys are in memory only while it is sorted."""
-    runs = []
+    """The layer's entries (whiteouts left out) in key order: runs of up to _RUN entries,
+    merged lazily. A run already in key order (Go's filepath.Walk, which docker and buildkit
+    use, writes that order) is a range; another becomes a sorted array of indices (4 bytes an
+    entry). A run's keys are in memory only while it is looked at."""
+    runs: list[Sequence[int]] = []
     wh = bool(table.find(b".wh."))
     for start in range(0, len(table), _RUN):
-        keyed = sorted(
-            zip(map(table.key, range(start, min(start + _RUN, len(table)))), count(start))
-        )
-        runs.append(
-            array(
-                "I",
-                [i for k, i in keyed if not _is_whiteout(k)] if wh else map(itemgetter(1), keyed),
-            )
-        )
+        end = min(start + _RUN, len(table))
+        keys = list(map(table.key, range(start, end)))
+        if not wh and all(map(le, keys, islice(keys, 1, None))):
+            runs.append(range(start, end))
+            continue
+        keyed = sorted(zip(keys, count(start)))
+        runs.append(array("I", [i for k, i in keyed if not _is_whiteout(k)]))
     items = [zip(map(table.key, run), repeat(layer), run, repeat(_ENTRY)) for run in runs]
-    return items[0] if len(items) == 1 else heapq.merge(*items)
+    if len(items) == 1:
+        return items[0]
+    if all(isinstance(r, range) for r in runs) and all(
+        table.key(a[-1]) <= table.key(b[0]) for a, b in pairwise(runs)
+    ):
+        return chain.from_iterable(items)  # the whole layer is in key order
+    return heapq.merge(*items)
 
 
 class _Sweep:
