@@ -1,13 +1,16 @@
 """A compact listing of one layer's tar entries, for file listings and the filesystem merge.
 
-Columns instead of one object per entry, 8 to 14 bytes plus the name's UTF-8 bytes an entry:
+Columns instead of one object per entry, about 6 bytes an entry plus the part of its name not
+shared with the name before:
 a layer of a million files costs tens of MB, not the gigabyte an object tree would.
 
-- names: one byte buffer holding every name back to back, with "/" stored as NUL, plus each
-  name's length (a byte, wider only when a name needs it) and the start of every 16th name.
-  A name's bytes are then also its merge key: sorting keys puts a directory's whole subtree
-  right after it ("a", "a/b", "a-c"), which the merge relies on. Go's archive/tar refuses NUL
-  in names (PAX path records included), so NUL is free to use.
+- names, as merge keys: UTF-8 with "/" stored as NUL, so that sorting keys puts a directory's
+  whole subtree right after it ("a", "a/b", "a-c"), which the merge relies on (Go's
+  archive/tar refuses NUL in names, PAX path records included, so NUL is free to use). Each
+  key is stored as the number of leading bytes it shares with the key before (a byte) and the
+  rest, in one buffer, with the rest's length (a byte, wider only when one needs it) and the
+  start of every 16th key, which is stored whole: names in tar order share long prefixes, so
+  a name costs a few bytes, not its length.
   Names are encoded with ``surrogatepass``, which gives back any Python string exactly.
 - sizes and mtimes: differences from the column's first value, in 1, 2 or 4 bytes as the
   values need; a value further out (or a float) is kept exactly in a small dict beside.
@@ -18,7 +21,6 @@ a layer of a million files costs tens of MB, not the gigabyte an object tree wou
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_right
 from itertools import accumulate
 from operator import attrgetter
 
@@ -31,6 +33,17 @@ _NAME, _TYPE, _SIZE, _MODE = (attrgetter(f) for f in ("name", "type", "size", "m
 _UID, _GID, _MTIME = (attrgetter(f) for f in ("uid", "gid", "mtime"))
 _GROUP = 16  # names per recorded start offset
 _WIDE_U = {"B": "H", "H": "I", "I": "Q"}  # unsigned array typecodes, 1, 2, 4 and 8 bytes
+_MAX_SHARED = 255
+
+
+def _common(a: bytes, b: bytes) -> int:
+    """How many leading bytes ``a`` and ``b`` share (at most 255): the top differing bit of
+    their XOR, found in C."""
+    n = min(len(a), len(b), _MAX_SHARED)
+    x = int.from_bytes(a[:n], "big") ^ int.from_bytes(b[:n], "big")
+    return n - (x.bit_length() + 7) // 8
+
+
 _ENCODING = ("utf-8", "surrogatepass")
 
 
@@ -105,20 +118,28 @@ class EntryTable:
 
     __slots__ = (
         "_blob",
+        "_cache",
+        "_last",
         "_lengths",
+        "_marked",
         "_meta",
         "_meta_of",
         "_mtimes",
         "_palette",
+        "_shared",
         "_sizes",
         "_starts",
         "links",
     )
 
     def __init__(self) -> None:
-        self._blob = bytearray()
-        self._lengths = array("B")  # each name's length in _blob (wider when a name needs it)
-        self._starts = array("Q")  # where every 16th name starts in _blob
+        self._blob = bytearray()  # each key's bytes past what it shares with the key before
+        self._shared = array("B")  # how many leading bytes it shares (0 every 16th key)
+        self._lengths = array("B")  # how many bytes it has in _blob (wider when one needs it)
+        self._starts = array("Q")  # where every 16th key starts in _blob
+        self._last = b""  # the last key added
+        self._marked: list[int] = []  # entries whose key holds ".wh."
+        self._cache: tuple[int, bytes, int] = (-1, b"", 0)  # the last key read: (i, key, end)
         self._sizes = _Column()
         self._mtimes = _Column()
         self._meta = array("B")  # (wider past 256 combinations)
@@ -138,12 +159,20 @@ class EntryTable:
             for i, e in enumerate(entries, first):
                 if e.linkname and e.type in ("symlink", "hardlink"):
                     self.links[i] = e.linkname
-        names = list(map(_NAME, entries))
-        joined = "".join(names)
-        lengths = list(map(len, names) if joined.isascii() else map(len, map(name_key, names)))
-        starts = list(accumulate(lengths, initial=len(self._blob)))[:-1]
-        self._blob += name_key(joined)
-        self._starts.extend(starts[-first % _GROUP :: _GROUP])
+        keys = list(map(name_key, map(_NAME, entries)))
+        shared = list(map(_common, [self._last, *keys[:-1]], keys))
+        restarts = range(-first % _GROUP, len(keys), _GROUP)
+        shared[restarts.start :: _GROUP] = [0] * len(restarts)
+        rests = [k[n:] for k, n in zip(keys, shared, strict=True)]
+        lengths = list(map(len, rests))
+        starts = list(accumulate(lengths, initial=len(self._blob)))
+        self._blob += b"".join(rests)
+        self._starts.extend(starts[restarts.start : len(keys) : _GROUP])
+        self._shared.extend(shared)
+        if keys:
+            self._last = keys[-1]
+        if b".wh." in b"".join(keys):
+            self._marked += [i for i, k in enumerate(keys, first) if b".wh." in k]
         longest = max(lengths, default=0)
         while longest >= 1 << (8 * self._lengths.itemsize) and self._lengths.typecode in _WIDE_U:
             self._lengths = array(_WIDE_U[self._lengths.typecode], self._lengths)
@@ -165,13 +194,22 @@ class EntryTable:
         return len(self._lengths)
 
     def key(self, i: int) -> bytes:
-        """Entry ``i``'s merge key (see name_key)."""
-        start = self._start(i)
-        return bytes(self._blob[start : start + self._lengths[i]])
-
-    def _start(self, i: int) -> int:
-        group = i - i % _GROUP
-        return self._starts[i // _GROUP] + sum(self._lengths[group:i])
+        """Entry ``i``'s merge key (see name_key). Keys are rebuilt from the one stored whole
+        at the start of their group of 16; reading in order, or the same key again, costs one
+        step (the last key read is kept)."""
+        j, key, end = self._cache
+        if j == i:
+            return key
+        if not (j < i and j // _GROUP == i // _GROUP):
+            j = i - i % _GROUP
+            end = self._starts[j // _GROUP] + self._lengths[j]
+            key = bytes(self._blob[end - self._lengths[j] : end])
+        while j < i:
+            j += 1
+            start, end = end, end + self._lengths[j]
+            key = key[: self._shared[j]] + self._blob[start:end]
+        self._cache = (i, key, end)
+        return key
 
     def name(self, i: int) -> str:
         return key_name(self.key(i))
@@ -189,20 +227,10 @@ class EntryTable:
     def link(self, i: int) -> str:
         return self.links.get(i, "")
 
-    def find(self, part: bytes) -> list[int]:
-        """Indices of the entries whose key contains ``part`` (no "/" or NUL in it), in order:
-        a scan of the name buffer in C, so a layer without any costs no loop per entry."""
-        found: list[int] = []
-        at = self._blob.find(part)
-        while at >= 0:
-            i = (bisect_right(self._starts, at) - 1) * _GROUP
-            end = self._starts[i // _GROUP] + self._lengths[i]
-            while end <= at:
-                i += 1
-                end += self._lengths[i]
-            found.append(i)
-            at = self._blob.find(part, end)
-        return found
+    def whiteouts(self) -> list[int]:
+        """Indices of the entries whose key holds ".wh." (every whiteout and opaque marker,
+        and a few other names), in order; noted as the entries were added."""
+        return self._marked
 
     def names(self) -> list[str]:
         """Every name, in tar order (a list: for small tables and tests)."""

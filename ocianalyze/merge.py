@@ -124,7 +124,7 @@ def _bits(mask: int) -> Iterator[int]:
 def _hides(table: EntryTable, layer: int) -> list[Item]:
     """The layer's whiteouts and opaque markers, as items keyed by the path they hide."""
     items: list[Item] = []
-    for i in table.find(b".wh."):
+    for i in table.whiteouts():
         parent, _, base = table.key(i).rpartition(b"\0")
         if base == OPAQUE.encode():
             items.append((parent, layer, -1, _OPAQUE))
@@ -143,7 +143,7 @@ def _runs(table: EntryTable, layer: int) -> Iterator[Item]:
     use, writes that order) is a range; another becomes a sorted array of indices (4 bytes an
     entry). A run's keys are in memory only while it is looked at."""
     runs: list[Sequence[int]] = []
-    wh = bool(table.find(b".wh."))
+    wh = bool(table.whiteouts())
     for start in range(0, len(table), _RUN):
         end = min(start + _RUN, len(table))
         keys = list(map(table.key, range(start, end)))
