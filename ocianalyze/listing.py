@@ -77,7 +77,7 @@ def image_files(
         scan = v.scans.get(d.digest)
         if scan is None or scan.entries is None:
             why = next((p.line() for p in v.problems if p.digest == str(d.digest)), "not read")
-            raise Unlistable(export.path, f"layer {d.digest} cannot be listed: {why}")
+            raise Unlistable(export.path, printable(f"layer {d.digest} cannot be listed: {why}"))
         tables.append(scan.entries)
     if layer is not None:
         t = tables[0]
