@@ -376,10 +376,13 @@ def files(
             entries = image_files(export, chosen, layer, Options(jobs=_jobs(0), scan=scan))
         except Unlistable as exc:
             _fail(exc.where, exc.problem, EXIT_FAILED)
-        if fmt is Format.JSON:
-            _emit(files_report.files_json(chosen.name, layer, entries))
-        else:
-            _emit(files_report.files_text(entries))
+        chunks = (
+            files_report.files_json_chunks(chosen.name, layer, entries)
+            if fmt is Format.JSON
+            else files_report.files_text_chunks(entries)
+        )
+        for chunk in chunks:  # written as produced: memory does not grow with the listing
+            _emit(chunk)
 
 
 def _version(value: bool) -> None:

@@ -1,8 +1,14 @@
 """Checks on tar entries that would be unsafe to extract: found while walking, never followed.
 
 Duplicate and case-only-different names are found by keeping 64-bit hashes of the names, not
-the names: a set of casefolded-name hashes (about 50 bytes per entry of a layer, freed when the
-layer ends), and the exact-name hash only for the few names that casefolding changes.
+the names. The first EXACT_NAMES names of a layer go into a set of casefolded-name hashes (about
+50 bytes a name), with the exact-name hash beside it for the names casefolding changes: a name
+repeating one of them is named in the finding. Past that, hashes go into arrays (8 bytes a
+name, 16 for a name with capitals), split by their top 4 bits so that each part can be checked
+on its own when the layer ends: a million-entry layer then costs 8 MB, not 50. Duplicates found
+there are counted, not named (their names are gone); a repeat of one of the first names, or
+within one batch, is still named. A 64-bit hash collision among a million names has odds of
+about 3e-8.
 
 Entries come in batches. A batch in which no check can fire, as decided by a few passes that
 run in C (joins, hashing, set and dict operations), is only recorded; any other batch is
@@ -14,8 +20,12 @@ from __future__ import annotations
 
 import posixpath
 import stat
+from array import array
+from bisect import bisect_left
+from collections import Counter
 from functools import reduce
-from operator import attrgetter, or_
+from itertools import compress
+from operator import attrgetter, ne, or_
 
 from .errors import Kind
 from .tarwalk import TarEntry
@@ -25,6 +35,8 @@ MAX_PER_KIND = 5  # named findings per kind and layer; the rest are counted
 _NAME, _RAW, _TYPE = attrgetter("name"), attrgetter("raw_name"), attrgetter("type")
 _MODE, _LINK = attrgetter("mode"), attrgetter("linkname")
 _ALWAYS_CHECKED = frozenset({"hardlink", "char", "block"})  # rare: checked one by one
+EXACT_NAMES = 1 << 14  # names per layer whose hashes are kept in a set (and named when repeated)
+_PARTS = [-(1 << 63) + (k << 60) for k in range(1, 16)]  # hash(str) is a signed 64-bit int
 
 
 def _escapes(base: str, target: str) -> bool:
@@ -41,13 +53,19 @@ def _escapes(base: str, target: str) -> bool:
 
 
 class SafetyChecker:
-    """Given every entry of one layer, in batches; collects (kind, message) findings."""
+    """Given every entry of one layer, in batches; collects (kind, message) findings.
 
-    def __init__(self) -> None:
+    ``exact_names``: how many names are kept in the set (see the module docstring)."""
+
+    def __init__(self, exact_names: int = EXACT_NAMES) -> None:
         self.findings: list[tuple[Kind, str]] = []
         self._counts: dict[Kind, int] = {}
-        self._folded: set[int] = set()  # hash(name.casefold()) of every name so far
+        self._limit = exact_names
+        self._folded: set[int] = set()  # hash(name.casefold()) of the first names
         self._exact: dict[int, int] = {}  # folded hash -> hash(name), where the two differ
+        self._recent: dict[int, int] = {}  # folded -> exact hash, this batch, past the set
+        self._late = [array("q") for _ in range(len(_PARTS) + 1)]  # folded hashes, by top bits
+        self._cased = (array("q"), array("q"))  # (folded, exact) where they differ, past the set
 
     def _find(self, kind: Kind, message: str) -> None:
         n = self._counts.get(kind, 0) + 1
@@ -61,13 +79,32 @@ class SafetyChecker:
             folded = list(map(hash, map(str.casefold, names)))
             # all names distinct, even by case, and none seen before: record them
             if len(set(folded)) == len(names) and self._folded.isdisjoint(folded):
-                self._folded.update(folded)
-                exact = list(map(hash, names))
-                if exact != folded:  # some names have capitals
-                    self._exact.update((f, x) for f, x in zip(folded, exact, strict=True) if f != x)
+                self._record(folded, list(map(hash, names)))
                 return
         for e in entries:
             self._check(e)
+        if self._recent:
+            self._late_add(list(self._recent), list(self._recent.values()))
+            self._recent.clear()
+
+    def _record(self, folded: list[int], exact: list[int]) -> None:
+        room = max(0, self._limit - len(self._folded))
+        self._folded.update(folded[:room])
+        if exact != folded:  # some names have capitals
+            pairs = zip(folded[:room], exact[:room], strict=True)
+            self._exact.update((f, x) for f, x in pairs if f != x)
+        if len(folded) > room:
+            self._late_add(folded[room:], exact[room:])
+
+    def _late_add(self, folded: list[int], exact: list[int]) -> None:
+        ordered = sorted(folded)
+        cuts = [0, *(bisect_left(ordered, b) for b in _PARTS), len(ordered)]
+        for part, a, b in zip(self._late, cuts, cuts[1:], strict=False):
+            part.extend(ordered[a:b])
+        differ = list(map(ne, folded, exact))
+        if any(differ):
+            self._cased[0].extend(compress(folded, differ))
+            self._cased[1].extend(compress(exact, differ))
 
     def _check(self, e: TarEntry) -> None:
         raw = e.raw_name
@@ -91,14 +128,50 @@ class SafetyChecker:
 
     def _names_check(self, name: str) -> None:
         exact, folded = hash(name), hash(name.casefold())
-        if folded not in self._folded:
-            self._folded.add(folded)
-            if exact != folded:
-                self._exact[folded] = exact
-        elif self._exact.get(folded, folded) == exact:
+        known = self._exact.get(folded, folded) if folded in self._folded else None
+        if known is None and folded in self._recent:
+            known = self._recent[folded]
+        if known is None:
+            if len(self._folded) < self._limit:
+                self._folded.add(folded)
+                if exact != folded:
+                    self._exact[folded] = exact
+            else:
+                self._recent[folded] = exact
+        elif known == exact:
             self._find(Kind.DUPLICATE_ENTRY, f"{name!r} appears more than once")
         else:
             self._find(Kind.CASE_COLLISION, f"{name!r} differs from another name only by case")
+
+    def _late_findings(self) -> list[tuple[Kind, str]]:
+        """Repeats among the names past the set, found from their hashes: counted, unnamed."""
+        repeated: dict[int, int] = {}  # folded hash -> times seen
+        for part in self._late:
+            if len(set(part)) != len(part):
+                repeated.update((h, n) for h, n in Counter(part).items() if n > 1)
+        if not repeated:
+            return []
+        cased: dict[int, list[int]] = {}
+        for f, x in zip(*self._cased, strict=True):
+            if f in repeated:
+                cased.setdefault(f, []).append(x)
+        dups = collisions = 0
+        for f, n in repeated.items():
+            exacts = cased.get(f, [])
+            exacts += [f] * (n - len(exacts))  # a name casefolding leaves alone: exact == folded
+            dups += len(set(exacts)) < len(exacts)
+            collisions += len(set(exacts)) > 1
+        where = f"past the first {self._limit} entries of the layer, where names are not kept"
+        found = []
+        if dups:
+            found.append(
+                (Kind.DUPLICATE_ENTRY, f"{dups} more names appear more than once ({where})")
+            )
+        if collisions:
+            found.append(
+                (Kind.CASE_COLLISION, f"{collisions} more names differ only by case ({where})")
+            )
+        return found
 
     def summary(self) -> list[tuple[Kind, str]]:
         extra = [
@@ -106,7 +179,7 @@ class SafetyChecker:
             for k, n in self._counts.items()
             if n > MAX_PER_KIND
         ]
-        return self.findings + extra
+        return self.findings + extra + self._late_findings()
 
 
 def _harmless(entries: list[TarEntry]) -> bool:

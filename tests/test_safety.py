@@ -81,3 +81,36 @@ def test_each_check_fires_inside_an_ordinary_batch(bad: TarEntry, kind: Kind) ->
     checker = SafetyChecker()
     checker.check([*ordinary, bad])
     assert [k for k, _ in checker.summary()] == [kind]
+
+
+def names_batch(names: list[str]) -> list[TarEntry]:
+    return [TarEntry(n, "file", 0, 0o644, 0, 0, 0, "", n) for n in names]
+
+
+def test_past_the_kept_names_repeats_are_still_found_and_counted() -> None:
+    """Past ``exact_names`` only hashes are kept: repeats across batches are counted at the
+    layer end (duplicates apart from case collisions); a repeat of a kept name is named."""
+    checker = SafetyChecker(exact_names=4)
+    checker.check(names_batch(["k0", "k1", "k2", "k3", "a", "b", "Readme"]))
+    checker.check(names_batch(["c", "a", "README", "k2"]))  # a: dup, README: case, k2: named
+    checker.check(names_batch(["b", "b2"]))  # b: dup
+    where = "past the first 4 entries of the layer, where names are not kept"
+    assert checker.summary() == [
+        (Kind.DUPLICATE_ENTRY, "'k2' appears more than once"),
+        (Kind.DUPLICATE_ENTRY, f"2 more names appear more than once ({where})"),
+        (Kind.CASE_COLLISION, f"1 more names differ only by case ({where})"),
+    ]
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(
+    st.lists(st.sampled_from(["a", "A", "b", "B", "c", "é", "É", "d/x"]), max_size=30),
+    st.integers(0, 6),
+)
+def test_kinds_found_do_not_depend_on_how_many_names_are_kept(names: list[str], kept: int) -> None:
+    items = names_batch(names)
+    small, large = SafetyChecker(exact_names=kept), SafetyChecker()
+    for i in range(0, len(items), 3):
+        small.check(items[i : i + 3])
+        large.check(items[i : i + 3])
+    assert {k for k, _ in small.summary()} == {k for k, _ in large.summary()}

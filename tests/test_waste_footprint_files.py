@@ -7,6 +7,7 @@ import json
 import tarfile
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -42,6 +43,10 @@ def naive_overlay(layers: list[list[tuple[str, str, int]]]) -> tuple[dict[str, i
                 continue
             if path in fs and path not in seen and fs[path][0] == "file":
                 wasted += fs[path][1]
+            if kind != "dir":  # containerd: only a directory over a directory merges
+                for p in [p for p in fs if p.startswith(path + "/") and p not in seen]:
+                    kind_p, size_p = fs.pop(p)
+                    wasted += size_p if kind_p == "file" else 0
             fs[path] = (kind, size)
             seen.add(path)
     return {p: s for p, (k, s) in fs.items() if k == "file"}, wasted
@@ -133,7 +138,7 @@ def test_property_merge_equals_naive_overlay(stack: list[tuple[list, list]]) -> 
     assert result.wasted_bytes == want_waste
     assert (result.files, result.file_bytes) == (len(want_files), sum(want_files.values()))
     tables = [table(rows) for rows in layers]
-    listed = {tables[n].names[i] for n, i in merged_entries(tables) if tables[n].kinds[i] == 0}
+    listed = {tables[n].name(i) for n, i in merged_entries(tables) if tables[n].kind(i) == "file"}
     assert listed == set(want_files)
 
 
@@ -226,3 +231,72 @@ def test_a_batch_is_listed_as_entries_one_by_one() -> None:
         one.add(e)
     assert [one.entry(i) for i in range(len(one))] == [batch.entry(i) for i in range(len(batch))]
     assert batch.links == {1: "a", 2: "a"} and batch.kind(4) == "other"
+
+
+def _tar(members: list[tuple[str, int]], fmt: int) -> bytes:
+    """One empty file per (name, mtime). GNU format writes base-256 numbers where octal
+    cannot hold them (past 8**11), PAX an mtime record (negative times): Go's archive/tar
+    reads both."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=fmt) as tf:
+        for name, mtime in members:
+            info = tarfile.TarInfo(name)
+            info.mtime = mtime
+            tf.addfile(info)
+    return buf.getvalue()
+
+
+def test_files_prints_and_serialises_any_time(tmp_path: Path) -> None:
+    from .builders import build_layout
+
+    base256 = {"future": 256**7 - 1, "now": 1_700_000_000}
+    pax = {"past": -(10**12), "epoch-1": -1}
+    layers = [
+        _tar(list(base256.items()), tarfile.GNU_FORMAT),
+        _tar(list(pax.items()), tarfile.PAX_FORMAT),
+    ]
+    build_layout(tmp_path, layers, media_type="application/vnd.oci.image.layer.v1.tar")
+    run = run_cli("files", "--format", "json", str(tmp_path))
+    assert run.code == 0, run.err
+    doc = json.loads(run.out, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+    assert {e["path"]: e["mtime"] for e in doc["entries"]} == base256 | pax
+    text = run_cli("files", str(tmp_path))
+    assert text.code == 0, text.err
+    dates = {line.split()[-1]: " ".join(line.split()[-3:-1]) for line in text.out.splitlines()}
+    assert dates["now"] == "2023-11-14 22:13" and dates["epoch-1"] == "1969-12-31 23:59"
+    # years from seconds / 31556952 (the mean Gregorian year): 2283416224.9 and -29718.7
+    assert dates["future"].startswith("2283416224-") and dates["past"].startswith("-29719-")
+
+
+@pytest.mark.parametrize(
+    ("mtime", "seconds", "text"),
+    [
+        (0, 0, "1970-01-01 00:00"),
+        (951_825_600, 951_825_600, "2000-02-29 12:00"),  # a leap day
+        (253_402_300_799, 253_402_300_799, "9999-12-31 23:59"),
+        (253_402_300_800, 253_402_300_800, "10000-01-01 00:00"),  # past datetime's range
+        (-62_135_596_800, -62_135_596_800, "0001-01-01 00:00"),
+        (1.9, 1, "1970-01-01 00:00"),
+        (-0.5, -1, "1969-12-31 23:59"),
+        (float("nan"), None, "????-??-?? ??:??"),
+        (float("inf"), None, "????-??-?? ??:??"),
+    ],
+)
+def test_times_as_seconds_and_dates(mtime: float, seconds: int | None, text: str) -> None:
+    from ocianalyze.report.files import seconds as to_seconds
+    from ocianalyze.report.files import when
+
+    assert to_seconds(mtime) == seconds
+    assert when(mtime) == text
+
+
+def test_json_chunks_are_the_document_json_dumps_writes() -> None:
+    from ocianalyze.report.files import files_doc, files_json_chunks
+
+    entries = [
+        TarEntry("a\x01\udcff", "file", 5, 0o104755, 1, 2, 7, "", "a"),
+        TarEntry("l", "hardlink", 0, 0o644, 0, 0, float("nan"), "a\n", "l"),
+    ] * 1500  # more than one chunk
+    for n in (0, 1, len(entries)):
+        got = "".join(files_json_chunks("img\n", None if n else 3, entries[:n]))
+        assert got == json.dumps(files_doc("img\n", None if n else 3, entries[:n]), indent=2) + "\n"

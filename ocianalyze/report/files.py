@@ -1,11 +1,17 @@
-"""Renderers for `files`: a `tar -tv` style listing, or JSON."""
+"""Renderers for `files`: a `tar -tv` style listing, or JSON.
+
+Both come as a stream of chunks (``*_chunks``) so that a listing of a million files is written
+as it is produced, in constant memory; ``files_text`` and ``files_json`` join them for callers
+that want one string.
+"""
 
 from __future__ import annotations
 
-import json
+import math
 import stat
-import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
 from ..tarwalk import TarEntry
@@ -20,6 +26,8 @@ _TYPE_BITS = {
     "block": stat.S_IFBLK,
     "fifo": stat.S_IFIFO,
 }
+_BATCH = 1024  # entries per chunk: few writes, little memory
+_DAY = 86400
 
 
 def _mode(e: TarEntry) -> str:
@@ -27,18 +35,91 @@ def _mode(e: TarEntry) -> str:
     return "h" + text[1:] if e.type == "hardlink" else text
 
 
-def _when(mtime: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(mtime))
+def seconds(mtime: float) -> int | None:
+    """An entry's mtime as whole seconds since the epoch (floored), or None when it is not a
+    finite number (a PAX ``mtime=nan``). Any int is kept: Go's archive/tar reads base-256
+    times far outside what the C library's gmtime takes."""
+    if isinstance(mtime, int):
+        return mtime
+    return math.floor(mtime) if math.isfinite(mtime) else None
+
+
+def _civil(days: int) -> tuple[int, int, int]:
+    """(year, month, day) of the proleptic Gregorian calendar ``days`` after 1970-01-01, for
+    any int (H. Hinnant's days_from_civil inverse; datetime stops at year 9999)."""
+    days += 719468
+    era = days // 146097
+    doe = days - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = mp + 3 if mp < 10 else mp - 9
+    return yoe + era * 400 + (month <= 2), month, day
+
+
+def when(mtime: float) -> str:
+    """``YYYY-MM-DD HH:MM`` (UTC) for any time; ``????-??-?? ??:??`` when it is not a number."""
+    secs = seconds(mtime)
+    if secs is None:
+        return "????-??-?? ??:??"
+    days, rest = divmod(secs, _DAY)
+    year, month, day = _civil(days)
+    return f"{year:04d}-{month:02d}-{day:02d} {rest // 3600:02d}:{rest % 3600 // 60:02d}"
+
+
+def _line(e: TarEntry) -> str:
+    target = printable(e.linkname)
+    link = {"symlink": f" -> {target}", "hardlink": f" link to {target}"}.get(e.type, "")
+    return f"{_mode(e)} {e.uid}/{e.gid} {e.size:>10} {when(e.mtime)} {printable(e.name)}{link}\n"
+
+
+def files_text_chunks(entries: Iterable[TarEntry]) -> Iterator[str]:
+    """The `tar -tv` listing, one chunk of lines at a time (names made printable)."""
+    it = iter(entries)
+    while chunk := "".join(map(_line, islice(it, _BATCH))):
+        yield chunk
 
 
 def files_text(entries: Iterable[TarEntry]) -> str:
-    lines = []
-    for e in entries:
-        target = printable(e.linkname)
-        link = {"symlink": f" -> {target}", "hardlink": f" link to {target}"}.get(e.type, "")
-        when = _when(e.mtime)
-        lines.append(f"{_mode(e)} {e.uid}/{e.gid} {e.size:>10} {when} {printable(e.name)}{link}")
-    return "\n".join(lines) + ("\n" if lines else "")
+    return "".join(files_text_chunks(entries))
+
+
+def _record(e: TarEntry) -> dict[str, Any]:
+    return {
+        "path": e.name,
+        "type": e.type,
+        "mode": e.mode & 0o7777,
+        "uid": e.uid,
+        "gid": e.gid,
+        "size": e.size,
+        "mtime": seconds(e.mtime),
+        "link": e.linkname or None,
+    }
+
+
+def _json_entry(e: TarEntry) -> str:
+    """One entry as ``json.dumps(_record(e), indent=2)`` nested two levels deep writes it."""
+    secs = seconds(e.mtime)
+    return (
+        f'    {{\n      "path": {_quote(e.name)},\n      "type": {_quote(e.type)},\n'
+        f'      "mode": {e.mode & 0o7777},\n      "uid": {e.uid},\n      "gid": {e.gid},\n'
+        f'      "size": {e.size},\n      "mtime": {"null" if secs is None else secs},\n'
+        f'      "link": {_quote(e.linkname) if e.linkname else "null"}\n    }}'
+    )
+
+
+def files_json_chunks(image: str, layer: int | None, entries: Iterable[TarEntry]) -> Iterator[str]:
+    """The JSON document of files_doc, as json.dumps(indent=2) writes it, in chunks. Times
+    are ints or null, never NaN or Infinity."""
+    head = f'{{\n  "schema_version": 1,\n  "image": {_quote(image)},\n'
+    yield head + f'  "layer": {"null" if layer is None else layer},\n  "entries": ['
+    it = iter(entries)
+    first = True
+    while batch := list(islice(it, _BATCH)):
+        yield ("\n" if first else ",\n") + ",\n".join(map(_json_entry, batch))
+        first = False
+    yield "]\n}\n" if first else "\n  ]\n}\n"
 
 
 def files_doc(image: str, layer: int | None, entries: Iterable[TarEntry]) -> dict[str, Any]:
@@ -46,21 +127,9 @@ def files_doc(image: str, layer: int | None, entries: Iterable[TarEntry]) -> dic
         "schema_version": 1,
         "image": image,
         "layer": layer,
-        "entries": [
-            {
-                "path": e.name,
-                "type": e.type,
-                "mode": e.mode & 0o7777,
-                "uid": e.uid,
-                "gid": e.gid,
-                "size": e.size,
-                "mtime": e.mtime,
-                "link": e.linkname or None,
-            }
-            for e in entries
-        ],
+        "entries": [_record(e) for e in entries],
     }
 
 
 def files_json(image: str, layer: int | None, entries: Iterable[TarEntry]) -> str:
-    return json.dumps(files_doc(image, layer, entries), indent=2) + "\n"
+    return "".join(files_json_chunks(image, layer, entries))
