@@ -6,6 +6,7 @@ they never see the readers or the verifier. No I/O here.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -123,7 +124,8 @@ def merge_image(
     tables = [scans[d.digest].entries if d.digest in scans else None for d in image.layers]
     if any(t is None for t in tables):
         return None
-    return merge(tables, top)  # type: ignore[arg-type]
+    digests = [str(d.digest) for d in image.layers]
+    return merge(tables, top, digests=digests)  # type: ignore[arg-type]
 
 
 def analyze(
@@ -177,14 +179,22 @@ def summarize(v: Verification, top: int = DEFAULT_TOP, strict: bool = False) -> 
     fmt = _format_name(v.export.format)
     model = v.export.model
     analyses = analyze(model.images, v.scans, v.verified(), top, fmt == _RECOMPUTING_FORMAT)
+    # The merge finds what one layer cannot show (a hardlink whose target no layer holds).
+    merged = tuple(
+        dataclasses.replace(p, path=a.image.name)
+        for a in analyses
+        if a.merge is not None
+        for p in a.merge.problems
+    )
+    problems = v.problems + merged
     return Report(
         path=v.export.path,
         format=fmt,
         model=model,
-        problems=v.problems,
+        problems=problems,
         images=tuple(analyses),
         verified=True,
-        ok=v.ok(strict),
+        ok=not any(strict or p.severity is Severity.ERROR for p in problems),
         strict=strict,
         blobs_read=len(v.scans),
         top=top,
