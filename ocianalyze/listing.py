@@ -8,7 +8,6 @@ from .entries import EntryTable
 from .errors import OciError
 from .merge import merged_files
 from .model import Image, ManifestKind
-from .report.escape import printable
 from .sources.base import Export
 from .tarwalk import TarEntry
 from .verify import Options, verify
@@ -38,10 +37,10 @@ def _matches(image: Image, wanted: str) -> bool:
 
 def _hint(image: Image) -> str:
     """How the error names a candidate: a digest prefix that ``--image`` takes back (12 hex
-    digits, as docker shortens IDs), then its names and platform, made printable."""
+    digits, as docker shortens IDs), then its names and platform (the CLI escapes them)."""
     prefix = _digests(image)[0].split(":", 1)[-1][:12]
     about = " ".join(filter(None, (", ".join(image.refs), str(image.platform or ""))))
-    return printable(f"{prefix} ({about})" if about else prefix)
+    return f"{prefix} ({about})" if about else prefix
 
 
 def choose_image(export: Export, wanted: str | None) -> Image:
@@ -56,7 +55,7 @@ def choose_image(export: Export, wanted: str | None) -> Image:
         return images[0]
     if not images:
         what = f"no image matches {wanted!r}" if wanted else "no image"
-        raise OciError(export.path, printable(what))
+        raise OciError(export.path, what)
     choices = "; ".join(dict.fromkeys(map(_hint, images)))
     raise OciError(export.path, f"several images, choose one with --image: {choices}")
 
@@ -77,7 +76,7 @@ def image_files(
         scan = v.scans.get(d.digest)
         if scan is None or scan.entries is None:
             why = next((p.line() for p in v.problems if p.digest == str(d.digest)), "not read")
-            raise Unlistable(export.path, printable(f"layer {d.digest} cannot be listed: {why}"))
+            raise Unlistable(export.path, f"layer {d.digest} cannot be listed: {why}")
         tables.append(scan.entries)
     if layer is not None:
         t = tables[0]

@@ -96,4 +96,4 @@ def test_the_hint_never_carries_raw_control_characters(tmp_path: Path) -> None:
     run = run_cli("files", "--image", "linux/amd64", str(tmp_path / "layout"), timeout=60)
     assert run.code == 2 and len(run.err.splitlines()) == 1
     assert not re.search("[\x00-\x08\x0b-\x1f\x7f]", run.err)
-    assert "\\x1b[31m\\x0aforged" in run.err
+    assert "v1\\033[31m\\nforged" in run.err  # escaped once, as `ls --quoting-style=escape`
