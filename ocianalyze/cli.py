@@ -375,6 +375,8 @@ def files(
         try:
             entries = image_files(export, chosen, layer, Options(jobs=_jobs(0), scan=scan))
         except Unlistable as exc:
+            if fmt is Format.JSON:  # stdout stays one JSON document, whatever happens
+                _emit(files_report.unlistable_json(chosen.name, layer, exc.problem))
             _fail(exc.where, exc.problem, EXIT_FAILED)
         chunks = (
             files_report.files_json_chunks(chosen.name, layer, entries)

@@ -122,6 +122,13 @@ def files_json_chunks(image: str, layer: int | None, entries: Iterable[TarEntry]
     yield "]\n}\n" if first else "\n  ]\n}\n"
 
 
+def unlistable_json(image: str, layer: int | None, error: str) -> str:
+    """The JSON document when the listing cannot be made: ``entries`` is null (an empty list
+    would claim an empty layer) and ``error`` says why."""
+    doc = {"schema_version": 1, "image": image, "layer": layer, "entries": None, "error": error}
+    return json.dumps(doc, indent=2) + "\n"
+
+
 def files_doc(image: str, layer: int | None, entries: Iterable[TarEntry]) -> dict[str, Any]:
     return {
         "schema_version": 1,
