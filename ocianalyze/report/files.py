@@ -7,6 +7,7 @@ that want one string.
 
 from __future__ import annotations
 
+import json
 import math
 import stat
 from collections.abc import Iterable, Iterator
