@@ -83,7 +83,6 @@ class Kind(str, enum.Enum):
     UNSUPPORTED_COMPRESSION = "unsupported_compression"
     INDEX_DISAGREEMENT = "index_disagreement"
     BAD_HARDLINK = "bad_hardlink"
-    BAD_TIME = "bad_time"
 
 
 class Severity(str, enum.Enum):
@@ -109,7 +108,6 @@ WARNING_KINDS = frozenset(
         Kind.UNVERIFIABLE_DIGEST,
         Kind.INDEX_DISAGREEMENT,
         Kind.BAD_HARDLINK,
-        Kind.BAD_TIME,
     }
 )
 
