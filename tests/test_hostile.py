@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import random
 import shutil
@@ -167,12 +168,15 @@ def test_non_utf8_and_control_character_names(tmp_path: Path) -> None:
         assert "\x1b" not in run.out
 
 
-# --- random corruption: every run ends verified, with typed problems, or with an OciError ----
+# --- random corruption: a changed blob is never OK ----------------------------------------------
 
 KINDS = ["oci-layout", "multi-platform", "docker-dir", "oci-zstd", "attestations"]
+# Files not named by their digest: a change there may leave a valid export (a ref renamed).
+UNADDRESSED = {"index.json", "oci-layout", "manifest.json", "version", "repositories"}
 
 
-def _corrupt(root: Path, rng: random.Random) -> None:
+def _corrupt(root: Path, rng: random.Random) -> Path:
+    """Damage one file; returns it."""
     files = sorted(p for p in root.rglob("*") if p.is_file())
     target = rng.choice(files)
     data = bytearray(target.read_bytes())
@@ -190,6 +194,19 @@ def _corrupt(root: Path, rng: random.Random) -> None:
         for key in ('"size":', '"digest":', '"mediaType":', '"schemaVersion":', '"layers":'):
             text = text.replace(key, rng.choice(['"size": -', '"x":', key + " 0,", key + "[],"]), 1)
         target.write_bytes(text.encode("latin-1"))
+    return target
+
+
+def _changed_blobs(original: Path, damaged: Path) -> set[str]:
+    """Content-addressed files whose bytes differ from the original (or are gone)."""
+    out = set()
+    for path in original.rglob("*"):
+        rel = str(path.relative_to(original))
+        if path.is_file() and rel not in UNADDRESSED:
+            copy = damaged / rel
+            if not copy.is_file() or copy.read_bytes() != path.read_bytes():
+                out.add(rel)
+    return out
 
 
 @settings(
@@ -199,21 +216,38 @@ def _corrupt(root: Path, rng: random.Random) -> None:
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(kind=st.sampled_from(KINDS), seed=st.integers(0, 2**32), rounds=st.integers(1, 3))
-def test_property_random_corruption_is_typed(
+def test_property_a_changed_blob_is_never_ok(
     kind: str, seed: int, rounds: int, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
+    """Every blob of the samples is referenced: changing or removing one must fail --strict,
+    and as a problem on that blob (the export stays readable) unless a root file was hit too."""
     root = tmp_path_factory.mktemp("c") / kind
     shutil.copytree(SAMPLES / kind, root)
     rng = random.Random(seed)
     for _ in range(rounds):
         _corrupt(root, rng)
+    changed = _changed_blobs(SAMPLES / kind, root)
+    roots_changed = any(
+        not (root / n).is_file() or (root / n).read_bytes() != (SAMPLES / kind / n).read_bytes()
+        for n in UNADDRESSED
+        if (SAMPLES / kind / n).is_file()
+    )
     try:
-        export = open_export(str(root))
-        result = verify(export, Options(jobs=2))
+        result = verify(open_export(str(root)), Options(jobs=2))
     except OciError:
+        assert roots_changed, changed  # only a root file can make the export unreadable
         return
-    for p in result.problems:
-        assert p.kind.value and p.message
+    if changed:
+        assert not result.ok(strict=True), changed
+
+
+def _members(data: bytes) -> dict[str, bytes] | None:
+    """Each regular member's bytes, read by Python's tarfile (the independent reader)."""
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tf:
+            return {m.name: tf.extractfile(m).read() for m in tf if m.isfile()}  # type: ignore[union-attr]
+    except (tarfile.TarError, EOFError, OSError):
+        return None
 
 
 @settings(max_examples=40, deadline=None, derandomize=True)
@@ -222,18 +256,28 @@ def test_property_random_corruption_is_typed(
     cut=st.floats(0, 1),
     flips=st.lists(st.floats(0, 1), max_size=3),
 )
-def test_property_damaged_stream_is_typed(name: str, cut: float, flips: list[float]) -> None:
-    import io
-
-    data = bytearray((SAMPLES / name).read_bytes())
+def test_property_a_damaged_stream_is_never_ok(name: str, cut: float, flips: list[float]) -> None:
+    """Damage a tarball, read it gzip-compressed from a stream. When tarfile sees a member's
+    bytes changed (or the member gone), the verdict must not be OK (unless only a root JSON
+    file changed, which no digest covers)."""
+    original = (SAMPLES / name).read_bytes()
+    data = bytearray(original)
     for f in flips:
         data[int(f * (len(data) - 1))] ^= 0x55
     data = data[: max(1, int(cut * len(data)))] if cut < 0.999 else data
+    before, after = _members(original), _members(bytes(data))
+    assert before is not None
     try:
         export = open_export("-", stdin=io.BytesIO(gzip.compress(bytes(data))), scan_stream=True)
-        verify(export)
+        result = verify(export)
     except OciError:
-        pass
+        return  # the outer archive itself is damaged: unreadable, exit 2
+    if after is None:
+        return  # tarfile cannot say what the members are: no independent claim
+    changed = {n for n, b in before.items() if after.get(n) != b and n not in UNADDRESSED}
+    changed -= {n for n in changed if n.endswith(("/json", "/VERSION"))}  # legacy v1 files
+    if changed:
+        assert not result.ok(strict=True), changed
 
 
 def _pax_header(records: dict[str, str]) -> bytes:
