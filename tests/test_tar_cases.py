@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import subprocess
 import sys
 import tarfile
@@ -210,6 +211,9 @@ def test_global_headers_apply_to_nothing() -> None:
     assert [e.name for e in entries] == ["plain", "second"] and stats.entries == 2
 
 
+@pytest.mark.skipif(
+    "libasan" in os.environ.get("LD_PRELOAD", ""), reason="AddressSanitizer's shadow memory"
+)
 def test_a_thousand_pax_headers_cost_one(tmp_path: Path) -> None:
     """1,000 PAX headers of 1,000 records each, all keys distinct (16 MB of tar), before one
     file: each header replaces the last (as in Go), so verify's peak RSS stays that of a small
