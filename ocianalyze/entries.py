@@ -32,6 +32,7 @@ _CODE = {k: i for i, k in enumerate(KINDS)}
 _NAME, _TYPE, _SIZE, _MODE = (attrgetter(f) for f in ("name", "type", "size", "mode"))
 _UID, _GID, _MTIME = (attrgetter(f) for f in ("uid", "gid", "mtime"))
 _GROUP = 16  # names per recorded start offset
+_CACHED_GROUPS = 64  # groups of rebuilt keys kept (about 1,000 keys)
 _WIDE_U = {"B": "H", "H": "I", "I": "Q"}  # unsigned array typecodes, 1, 2, 4 and 8 bytes
 _MAX_SHARED = 255
 
@@ -139,7 +140,7 @@ class EntryTable:
         self._starts = array("Q")  # where every 16th key starts in _blob
         self._last = b""  # the last key added
         self._marked: list[int] = []  # entries whose key holds ".wh."
-        self._cache: tuple[int, bytes, int] = (-1, b"", 0)  # the last key read: (i, key, end)
+        self._cache: dict[int, list[bytes]] = {}  # the last groups of keys rebuilt
         self._sizes = _Column()
         self._mtimes = _Column()
         self._meta = array("B")  # (wider past 256 combinations)
@@ -153,6 +154,7 @@ class EntryTable:
     def add_all(self, entries: list[TarEntry]) -> None:
         """Append a batch, column by column: map and extend run in C, so a batch costs a few
         calls instead of a Python loop over its entries."""
+        self._cache = {}  # the last group may grow
         first = len(self._lengths)
         kinds = list(map(_TYPE, entries))
         if "symlink" in kinds or "hardlink" in kinds:
@@ -195,21 +197,29 @@ class EntryTable:
 
     def key(self, i: int) -> bytes:
         """Entry ``i``'s merge key (see name_key). Keys are rebuilt from the one stored whole
-        at the start of their group of 16; reading in order, or the same key again, costs one
-        step (the last key read is kept)."""
-        j, key, end = self._cache
-        if j == i:
-            return key
-        if not (j < i and j // _GROUP == i // _GROUP):
-            j = i - i % _GROUP
-            end = self._starts[j // _GROUP] + self._lengths[j]
-            key = bytes(self._blob[end - self._lengths[j] : end])
-        while j < i:
-            j += 1
-            start, end = end, end + self._lengths[j]
-            key = key[: self._shared[j]] + self._blob[start:end]
-        self._cache = (i, key, end)
-        return key
+        at the start of their group of 16; the last few groups rebuilt are kept, so reading in
+        order, or nearly (the merge's sorted order against tar order), costs one rebuild per
+        group."""
+        group = i // _GROUP
+        keys = self._cache.get(group)
+        if keys is None:
+            if len(self._cache) >= _CACHED_GROUPS:
+                self._cache.clear()
+            keys = self._cache[group] = self._group_keys(group)
+        return keys[i % _GROUP]
+
+    def _group_keys(self, group: int) -> list[bytes]:
+        first = group * _GROUP
+        last = min(first + _GROUP, len(self._lengths))
+        end = self._starts[group] + self._lengths[first]
+        key = bytes(self._blob[end - self._lengths[first] : end])
+        keys = [key]
+        blob, shared, lengths = self._blob, self._shared, self._lengths
+        for j in range(first + 1, last):
+            start, end = end, end + lengths[j]
+            key = key[: shared[j]] + blob[start:end]
+            keys.append(key)
+        return keys
 
     def name(self, i: int) -> str:
         return key_name(self.key(i))

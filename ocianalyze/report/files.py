@@ -7,6 +7,7 @@ that want one string.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import stat
@@ -59,6 +60,7 @@ def _civil(days: int) -> tuple[int, int, int]:
     return yoe + era * 400 + (month <= 2), month, day
 
 
+@functools.lru_cache(maxsize=4096)  # the files of a layer share few times: format each once
 def when(mtime: float) -> str:
     """``YYYY-MM-DD HH:MM`` (UTC) for any time; ``????-??-?? ??:??`` when it is not a number."""
     secs = seconds(mtime)
