@@ -160,6 +160,8 @@ def _guard(where: str) -> Iterator[None]:
         _fail(_os_where(exc, where), exc.strerror or str(exc), EXIT_UNREADABLE)
     except RecursionError:
         _fail(where, "structure nested too deeply", EXIT_UNREADABLE)
+    except MemoryError:  # a memory limit (ulimit -v, a cgroup) reached: the system's refusal
+        _fail(where, "out of memory: the process's memory limit was reached", EXIT_UNREADABLE)
     except Exception as exc:  # a bug; say so in one line
         _fail("internal error", f"{type(exc).__name__}: {exc}", EXIT_BUG)
 

@@ -306,9 +306,15 @@ def _map(
                 results[i] = (False, exc)
             ready[i].set()
 
-    threads = [threading.Thread(target=work, daemon=True) for _ in range(min(jobs, len(items)))]
-    for t in threads:
-        t.start()
+    started = 0
+    for _ in range(min(jobs, len(items))):
+        try:
+            threading.Thread(target=work, daemon=True).start()
+        except RuntimeError:  # the system grants no more threads: run with those started
+            break
+        started += 1
+    if not started:
+        work()  # not even one: the caller's thread does the work
     for i, event in enumerate(ready):
         event.wait()
         ok, value = results[i]

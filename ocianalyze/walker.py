@@ -175,6 +175,17 @@ class _ThreadedSink(_TarSink):
             raise error
 
 
+def _new_sink(opts: ScanOptions, share: Share, hash_tar: bool) -> _TarSink:
+    """A sink on a second thread when asked and the system grants one (under a tight
+    ``ulimit -v`` or a thread limit it may not: then the same work on this thread)."""
+    if opts.split:
+        try:
+            return _ThreadedSink(opts, share, hash_tar)
+        except RuntimeError:  # "can't start new thread"
+            pass
+    return _TarSink(opts, share, hash_tar)
+
+
 class _Layer:
     """The decompress → hash → walk half of a scan, fed stored chunks."""
 
@@ -182,8 +193,7 @@ class _Layer:
         self.share = IN_FLIGHT.share()
         plain = compression is Compression.NONE
         self.decoder = None if plain else Decoder(compression, self.share)
-        sink = _ThreadedSink if opts.split else _TarSink
-        self.sink = sink(opts, self.share, hash_tar)
+        self.sink = _new_sink(opts, self.share, hash_tar)
         self.size = 0
         self.limit = opts.max_uncompressed
         self.failure: tuple[Kind, str] | None = None
