@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from . import mediatypes as mt
 from .digest import Digest
 from .errors import Kind, OciError, Problem, Unreadable, UnsafePath
-from .model import Descriptor, Image
+from .model import Descriptor, Image, ManifestKind
 from .sources.base import Export
 from .walker import BlobScan
 
@@ -61,65 +61,61 @@ def layer_problems(
     d = str(desc.digest)
     out = [_p(kind, d, where, f"{d}: {msg}") for kind, msg in scan.findings]
     declared = mt.declared_compression(desc.media_type)
-    if desc.compression_declared and scan.unsupported is None:  # its finding says it all
-        if declared is None:
-            out.append(
-                _p(
-                    Kind.UNKNOWN_MEDIA_TYPE,
-                    d,
-                    where,
-                    f"{d}: unknown layer media type {desc.media_type}",
-                )
+    # An unsupported compression's finding says it all; an undeclared one is sniffed.
+    mismatch = declared is not None and declared is not scan.compression
+    if desc.compression_declared and scan.unsupported is None and mismatch:
+        said = declared.value if declared else ""
+        out.append(
+            _p(
+                Kind.MEDIA_TYPE_MISMATCH,
+                d,
+                where,
+                f"{d}: media type {desc.media_type} says {said}, "
+                f"content is {scan.compression.value}",
             )
-        elif declared is not scan.compression:
-            out.append(
-                _p(
-                    Kind.MEDIA_TYPE_MISMATCH,
-                    d,
-                    where,
-                    f"{d}: media type {desc.media_type} says {declared.value}, "
-                    f"content is {scan.compression.value}",
-                )
-            )
+        )
     if diff_id is None and desc.digest_is_diff_id:
         diff_id = desc.digest
-    if diff_id is not None and scan.diff_id is not None and scan.diff_id != diff_id:
+    actual = _stored_diff_id(scan)
+    if diff_id is not None and actual is not None and actual != diff_id:
         out.append(
             _p(
                 Kind.DIFF_ID_MISMATCH,
                 d,
                 where,
-                f"{d}: config diff_id {diff_id}, uncompressed content {scan.diff_id}",
+                f"{d}: config diff_id {diff_id}, uncompressed content {actual}",
+            )
+        )
+    elif desc.digest_is_diff_id and actual is None and scan.unsupported is None:
+        out.append(
+            _p(
+                Kind.UNVERIFIABLE_DIGEST,
+                d,
+                where,
+                f"{d}: a {scan.compression.value} layer named by its diff_id was not inflated",
             )
         )
     return out
 
 
-def fast_layer_problems(desc: Descriptor, scan: BlobScan, where: str) -> list[Problem]:
-    """--fast reads stored bytes only. A layer named by its diff_id (legacy save) is checked by
-    its stored sha256 when it is stored uncompressed (a mismatch is a diff_id mismatch: that is
-    its one claim); compressed, it cannot be checked without inflating it."""
-    if not desc.digest_is_diff_id:
+def untarred_problems(
+    desc: Descriptor, scan: BlobScan, diff_id: Digest | None, where: str
+) -> list[Problem]:
+    """A blob of an unknown media type in a runnable image, sniffed and found to be no tar:
+    the config still claims a diff_id for it, which its (uncompressed) bytes must hash to."""
+    actual = _stored_diff_id(scan)
+    if diff_id is None or actual is None or actual == diff_id:
         return []
-    if scan.compression is mt.Compression.NONE:
-        if scan.digest == desc.digest:
-            return []
-        return [
-            _p(
-                Kind.DIFF_ID_MISMATCH,
-                str(desc.digest),
-                where,
-                f"{desc.digest}: the stored layer hashes to {scan.digest}",
-            )
-        ]
-    return [
-            _p(
-                Kind.UNVERIFIABLE_DIGEST,
-                str(desc.digest),
-                where,
-                f"a {scan.compression.value} layer named by its diff_id: verify without --fast",
-            )
-        ]
+    d = str(desc.digest)
+    return [_p(Kind.DIFF_ID_MISMATCH, d, where, f"{d}: config diff_id {diff_id}, content {actual}")]
+
+
+def _stored_diff_id(scan: BlobScan) -> Digest | None:
+    """The diff_id a scan measured; for uncompressed bytes only hashed, their sha256."""
+    if scan.diff_id is not None:
+        return scan.diff_id
+    plain = scan.compression is mt.Compression.NONE and scan.unsupported is None
+    return scan.digest if plain and scan.digest.algorithm == "sha256" else None
 
 
 # --- rules on the model alone (inspect and verify share them) ---------------------------------
@@ -207,6 +203,14 @@ def _image_rules(export: Export, image: Image) -> list[Problem]:
     for desc in image.layers:
         if not _present(export, desc):
             out.append(_missing_layer(desc, where))
+        if (
+            image.kind is ManifestKind.IMAGE
+            and desc.compression_declared
+            and not mt.is_layer(desc.media_type)
+        ):
+            d = str(desc.digest)
+            message = f"{d}: unknown layer media type {desc.media_type}"
+            out.append(_p(Kind.UNKNOWN_MEDIA_TYPE, d, where, message))
     out += _config_rules(image, where)
     return out
 
@@ -243,10 +247,12 @@ def _config_rules(image: Image, where: str) -> list[Problem]:
 
 def _missing_layer(desc: Descriptor, where: str) -> Problem:
     """A layer the export does not hold. Only a layer whose media type says it is foreign or
-    non-distributable (or a legacy save's layer that LayerSources describes) may be left out on
-    purpose; ``urls`` alone does not make a layer foreign (image-spec descriptor.md)."""
+    non-distributable (or a legacy save's layer that LayerSources describes with such a media
+    type) may be left out on purpose; ``urls`` alone does not make a layer foreign
+    (image-spec descriptor.md)."""
     d = str(desc.digest)
-    if desc.media_type in mt.FOREIGN_LAYER_TYPES or desc.foreign is not None:
+    foreign = desc.foreign is not None and desc.foreign.media_type in mt.FOREIGN_LAYER_TYPES
+    if desc.media_type in mt.FOREIGN_LAYER_TYPES or foreign:
         urls = desc.urls or (desc.foreign.urls if desc.foreign else ())
         return _p(
             Kind.FOREIGN_LAYER_ABSENT,

@@ -64,9 +64,9 @@ class Verification:
         return not any(strict or p.severity is Severity.ERROR for p in self.problems)
 
     def verified(self) -> set[Digest]:
-        """Blobs read in full whose every check passed."""
+        """Blobs read in full whose every check passed (a digest we cannot hash never is)."""
         bad = {p.digest for p in self.problems if p.severity is Severity.ERROR}
-        return {d for d in self.scans if str(d) not in bad}
+        return {d for d in self.scans if str(d) not in bad and d.hashable}
 
 
 class _Counting:
@@ -102,7 +102,10 @@ class MemberScanner:
 
     def __call__(self, name: str, size: int, data: MemberReader) -> tuple[bytes | None, Any]:
         algorithm = "sha512" if name.startswith("blobs/sha512/") else "sha256"
-        layer = not (self._opts.hash_only or name in _ROOT_FILES)
+        # --fast hashes only; but a legacy layer file (<id>/layer.tar, <diff_id>.tar) is read
+        # as a layer: its one claim, the diff_id, is on its uncompressed bytes.
+        legacy_layer = name.endswith(".tar")
+        layer = name not in _ROOT_FILES and (legacy_layer or not self._opts.hash_only)
         stream: Readable = _Counting(data, self._progress) if self._progress else data
         result = scan(stream, algorithm, layer=layer, opts=self._opts)
         content = result.content if json_like(result.content) else None
@@ -138,15 +141,24 @@ def inspect(export: Export) -> Export:
 def plan(export: Export, images: tuple[Image, ...], fast: bool) -> dict[Digest, Read]:
     """Every blob to read once, and how. Decided from descriptors alone: a known layer media
     type, or a layer named by its diff_id, is read as a layer; an unknown media type in a
-    runnable image is sniffed; anything else is hashed. Metadata blobs were read (and
-    recorded) while loading; blobs we cannot hash, or that are absent, are not read."""
+    runnable image is sniffed; anything else is hashed. ``fast`` hashes only, but for a layer
+    named by its diff_id (legacy save), whose one claim needs it read as a layer. Metadata
+    blobs were read (and recorded) while loading. A layer named by a digest we cannot hash is
+    still read as a layer: its size, diff_id and tar are checked all the same."""
     jobs: dict[Digest, Read] = {}
     rank = {Read.HASH: 0, Read.SNIFF: 1, Read.LAYER: 2}
     for image in images:
         for desc in (image.config_descriptor, *image.layers):
-            if desc.digest in export.observed or not desc.digest.hashable:
-                continue
-            how = Read.HASH if fast or desc is image.config_descriptor else _layer_read(image, desc)
+            if desc is image.config_descriptor:
+                if desc.digest in export.observed:
+                    continue  # read and recorded while loading
+                how = Read.HASH
+            elif fast and not desc.digest_is_diff_id:
+                how = Read.HASH  # a legacy layer's one claim, its diff_id, needs it inflated
+            else:
+                how = _layer_read(image, desc)
+            if not desc.digest.hashable and how is Read.HASH:
+                continue  # nothing to check: unverifiable_digest says so
             if desc.digest not in jobs or rank[how] > rank[jobs[desc.digest]]:
                 jobs[desc.digest] = how
     return jobs
@@ -200,11 +212,14 @@ def _scan_rules(
         if result is None:
             continue
         out += checks.scanned_blob_problems(desc, result, where)
-        if fast:
-            out += checks.fast_layer_problems(desc, result, where)
-        elif _read_as_layer(jobs.get(desc.digest), result):
-            diff_id = diff_ids[i] if i < len(diff_ids) else None
+        how = jobs.get(desc.digest)
+        diff_id = diff_ids[i] if i < len(diff_ids) else None
+        if _read_as_layer(how, result):
             out += checks.layer_problems(desc, result, diff_id, where)
+        elif how is Read.SNIFF:  # not a layer after all: its bytes are still its diff_id
+            out += checks.untarred_problems(desc, result, diff_id, where)
+        elif desc.digest_is_diff_id:  # hashed only (--fast, from a stream)
+            out += checks.layer_problems(desc, result, None, where)
     return out
 
 
@@ -256,9 +271,10 @@ def _scan_one(
     opened = storage.open_sized(name)  # one open: the file checked is the file read
     if opened is None:
         return None
+    algorithm = digest.algorithm if digest.hashable else "sha256"  # stored hash unused then
     with opened[0] as raw:
         stream: Readable = _Counting(raw, progress) if progress else raw
-        return scan(stream, digest.algorithm, layer=_WALKER_MODE[how], opts=opts.scan)
+        return scan(stream, algorithm, layer=_WALKER_MODE[how], opts=opts.scan)
 
 
 def _largest_first(

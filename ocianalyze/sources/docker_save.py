@@ -15,7 +15,7 @@ from typing import Any
 
 from .. import mediatypes as mt
 from ..digest import Digest
-from ..errors import BadManifest, Kind, OciError
+from ..errors import BadManifest, Kind, OciError, Unreadable
 from ..model import (
     Descriptor,
     Image,
@@ -85,7 +85,7 @@ def docker_image(loader: Loader, entry: dict[str, Any]) -> None:
     refs = repo_tags(entry)
     named = _named_digest(name)
     where = refs[0] if refs else name
-    size = storage.size(name)
+    size = loader.size(name)
     if size is None:
         loader.problem(
             Kind.MISSING_BLOB, named, where, f"config {name} named by manifest.json is absent"
@@ -96,12 +96,14 @@ def docker_image(loader: Loader, entry: dict[str, Any]) -> None:
     try:
         data = read_small(storage, name)
     except OciError as exc:
-        loader.problem(Kind.BAD_METADATA, named, where, exc.problem)
+        kind = Kind.UNREADABLE_BLOB if isinstance(exc, Unreadable) else Kind.BAD_METADATA
+        loader.problem(kind, named, where, exc.problem)
         return
-    assert data is not None
+    if data is None:
+        return
     if digest is None:  # a config named otherwise: it is what it is
         digest = Digest.of(data)
-    desc = Descriptor(mt.DOCKER_CONFIG, digest, size)
+    desc = Descriptor(mt.DOCKER_CONFIG, digest, len(data))
     loader.locations[digest] = name
     value = loader.parse_read(desc, data, where)
     if value is not False:
@@ -135,24 +137,34 @@ def _layers(
     diff_ids = config.diff_ids if config else ()
     sources = entry.get("LayerSources") or {}
     where = f"{loader.storage.where}: manifest.json"
+    paths = entry["Layers"]
+    if config is not None and len(paths) != len(diff_ids):
+        # The layers past the config's diff_ids have no name to check them by: the count is
+        # the problem (`docker load` refuses it: "layers length mismatch").
+        loader.problem(
+            Kind.DIFF_ID_COUNT,
+            config_digest(entry),
+            repo_tags(entry)[0] if repo_tags(entry) else entry["Config"],
+            f"manifest.json lists {len(paths)} layers but the config {len(diff_ids)} diff_ids",
+        )
     out = []
-    for i, path in enumerate(entry["Layers"]):
+    for i, path in enumerate(paths):
         named = _named_digest(path) if path.startswith(("blobs/", "./blobs/")) else None
         diff_id = diff_ids[i] if i < len(diff_ids) else None
-        digest = named or diff_id or _named_digest(path)
+        digest = named or diff_id
         if digest is None:
-            continue  # no name to check it by; the diff_id count rule reports the shortfall
+            continue  # reported above: the diff_id count
         foreign = None
         if diff_id is not None and str(diff_id) in sources:
             try:
                 foreign = parse_descriptor(sources[str(diff_id)], where)
             except OciError as exc:
                 loader.problem(Kind.BAD_METADATA, diff_id, where, f"LayerSources: {exc.problem}")
-        size = loader.storage.size(path)
+        size = loader.size(path)
         desc = Descriptor(
             mt.LEGACY_LAYER,
             digest,
-            size if size is not None else (foreign.size if foreign else 0),
+            size if size is not None and size >= 0 else (foreign.size if foreign else 0),
             digest_is_diff_id=named is None,
             compression_declared=False,
             foreign=foreign,
@@ -178,6 +190,19 @@ def add_unlisted(loader: Loader, entries: list[dict[str, Any]]) -> None:
                 more = tuple(r for r in repo_tags(entry) if r not in image.refs)
                 if more:
                     loader.images[i] = _with_refs(image, more)
+            if any(_same_layers(loader.images[i], entry) for i in by_config[digest]):
+                continue
+            # `docker load` without the containerd store reads manifest.json's layers: those
+            # are verified as an image of their own, and the difference is reported.
+            image = loader.images[by_config[digest][0]]
+            docker_image(loader, entry)
+            loader.problem(
+                Kind.INDEX_DISAGREEMENT,
+                digest,
+                image.name,
+                f"manifest.json lists other layers for the image with config {entry['Config']} "
+                "than its OCI manifest",
+            )
             continue
         before = len(loader.images)
         docker_image(loader, entry)
@@ -197,7 +222,7 @@ def add_unlisted(loader: Loader, entries: list[dict[str, Any]]) -> None:
         if image.index_digest is not None:
             continue
         complete = image.config is not None and all(
-            loader.storage.size(loader.locate(d.digest)) is not None for d in image.layers
+            loader.size(loader.locate(d.digest)) is not None for d in image.layers
         )
         if (
             image.manifest is not None
@@ -211,6 +236,12 @@ def add_unlisted(loader: Loader, entries: list[dict[str, Any]]) -> None:
                 image.name,
                 "index.json lists this image, manifest.json does not",
             )
+
+
+def _same_layers(image: Image, entry: dict[str, Any]) -> bool:
+    """True when manifest.json's layer files are the OCI manifest's layer blobs, in order."""
+    named = [_named_digest(p) for p in entry["Layers"]]
+    return named == [d.digest for d in image.layers]
 
 
 def _with_refs(image: Image, more: tuple[str, ...]) -> Image:

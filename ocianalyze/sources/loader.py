@@ -71,6 +71,15 @@ class Loader:
             tuple(self.images), tuple(self.indexes), tuple(self.absent), tuple(self.problems)
         )
 
+    def size(self, name: str) -> int | None:
+        """The size of ``name`` in bytes; None when absent. A name the file system will not
+        stat (permission, a link loop, a link out of the export) counts as present with size
+        -1: the verifier's read of it reports why, as a problem on that blob."""
+        try:
+            return self.storage.size(name)
+        except OciError:
+            return -1
+
     def problem(self, kind: Kind, digest: Digest | None, where: str, message: str) -> None:
         self.problems.append(Problem(kind, str(digest) if digest else None, where, message))
 
@@ -210,7 +219,7 @@ class Loader:
         self, desc: Descriptor, manifest: Manifest, refs: tuple[str, ...], parent: Digest | None
     ) -> None:
         where = refs[0] if refs else str(desc.digest)
-        config = self.config(manifest.config, where)
+        config = self.config(manifest, where)
         for layer in manifest.layers:
             self.locations[layer.digest] = self.locate(layer.digest)
         attests = desc.annotation("vnd.docker.reference.digest")
@@ -230,11 +239,15 @@ class Loader:
             )
         )
 
-    def config(self, desc: Descriptor, where: str) -> ImageConfig | None:
-        """Read and parse an image config. Configs of other media types (an artifact's) are
-        not parsed: the verifier hashes them as blobs."""
+    def config(self, manifest: Manifest, where: str) -> ImageConfig | None:
+        """Read and parse a manifest's image config. A config of another media type is read
+        too when the manifest has layers of a layer media type (its media type is a label: a
+        runnable-looking image keeps its diff_id checks); otherwise (an artifact's config)
+        the verifier only hashes it."""
+        desc = manifest.config
         self.locations.setdefault(desc.digest, self.locate(desc.digest))
-        if desc.media_type not in mt.CONFIG_TYPES:
+        declared = desc.media_type in mt.CONFIG_TYPES
+        if not declared and not any(mt.is_layer(d.media_type) for d in manifest.layers):
             return None
         value = self.blob_json(desc, where)
         if value is None or value is False:
@@ -242,7 +255,8 @@ class Loader:
         try:
             return parse_config(value, f"{self.storage.where}: {desc.digest}")
         except OciError as exc:
-            self.problem(Kind.BAD_METADATA, desc.digest, where, exc.problem)
+            if declared:
+                self.problem(Kind.BAD_METADATA, desc.digest, where, exc.problem)
             return None
 
 

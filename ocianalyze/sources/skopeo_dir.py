@@ -16,7 +16,7 @@ def load_skopeo_dir(storage: Storage) -> Loader:
     Raises BadManifest when manifest.json is absent or not JSON."""
 
     def locate(d: Digest) -> str:
-        if storage.size(d.encoded) is None and storage.size(f"{d.encoded}.manifest.json"):
+        if loader.size(d.encoded) is None and loader.size(f"{d.encoded}.manifest.json"):
             return f"{d.encoded}.manifest.json"
         return d.encoded
 

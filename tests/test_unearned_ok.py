@@ -1,0 +1,128 @@
+"""Shapes that once passed as OK without earning it, each a kind of fault: a claim that no
+check read (a layer count, a layer list, a config's media type, a digest we cannot hash, an
+undeclared compression), or an OS error read as the whole export's."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from .conftest import run_cli
+from .exports import Image, Written, cj, gz, layer_tar, legacy, oci, sha, skopeo_dir, to_dir, to_tar
+
+T = [layer_tar({"a": b"1"}), layer_tar({"b": b"2"})]
+
+
+def _verify(w: Written, tmp: Path, *args: str) -> tuple[int, set[str]]:
+    run = run_cli("verify", "--format", "json", *args, str(to_dir(w, tmp / "x")))
+    assert run.code in (0, 1), run.err
+    return run.code, {p["kind"] for p in run.json()["problems"]}
+
+
+def _remanifest(w: Written, change: Callable[[dict], None]) -> None:  # type: ignore[type-arg]
+    """Edit the first image's manifest and re-point index.json at the edited copy."""
+    index = json.loads(w.files["index.json"])
+    entry = index["manifests"][0]
+    manifest = json.loads(w.files.pop("blobs/sha256/" + entry["digest"][7:]))
+    change(manifest)
+    data = cj(manifest)
+    w.put_blob(data)
+    entry["digest"], entry["size"] = sha(data), len(data)
+    w.files["index.json"] = cj(index)
+
+
+def test_legacy_layers_past_the_diff_ids_are_a_count_mismatch(tmp_path: Path) -> None:
+    w = legacy([Image([T[0], layer_tar({"evil": b"x"})], diff_ids=[sha(T[0])])])
+    assert _verify(w, tmp_path) == (1, {"diff_id_count_mismatch"})
+
+
+@pytest.mark.parametrize("change", ["missing", "other", "reversed"])
+def test_docker25_manifest_json_layers_are_checked(change: str, tmp_path: Path) -> None:
+    w = oci([Image(T)], docker25=True)
+    entries = json.loads(w.files["manifest.json"])
+    layers = entries[0]["Layers"]
+    if change == "missing":
+        layers[1] = "blobs/sha256/" + "0" * 64
+    elif change == "other":
+        layers[1] = entries[0]["Config"]
+    else:
+        layers.reverse()
+    w.files["manifest.json"] = cj(entries)
+    code, kinds = _verify(w, tmp_path)
+    assert code == 1 and "index_disagreement" in kinds
+    assert kinds & {"missing_blob", "diff_id_mismatch", "not_a_tar"}
+
+
+def test_a_non_tar_blob_of_unknown_type_in_an_image_keeps_its_diff_id_check(tmp_path: Path) -> None:
+    w = oci([Image([T[0]], diff_ids=[sha(T[0]), sha(b"whatever")])])
+    blob = b'{"x":1}'
+    w.put_blob(blob)
+    extra = {"mediaType": "application/octet-stream", "digest": sha(blob), "size": len(blob)}
+    _remanifest(w, lambda m: m["layers"].append(extra))
+    assert _verify(w, tmp_path, "--strict") == (1, {"diff_id_mismatch", "unknown_media_type"})
+
+
+@pytest.mark.parametrize(
+    "media", ["application/octet-stream", "application/vnd.oci.image.config.v1+json; charset=utf-8"]
+)
+def test_a_config_media_type_never_turns_off_diff_ids(media: str, tmp_path: Path) -> None:
+    w = oci([Image(T, diff_ids=[sha(T[0]), sha(b"nope")])])
+    _remanifest(w, lambda m: m["config"].__setitem__("mediaType", media))
+    code, kinds = _verify(w, tmp_path)
+    assert code == 1 and "diff_id_mismatch" in kinds
+
+
+def test_layer_sources_of_an_ordinary_layer_do_not_excuse_its_absence(tmp_path: Path) -> None:
+    w = legacy([Image(T)])
+    del w.files[w.layer_names[1]]
+    entries = json.loads(w.files["manifest.json"])
+    plain = {
+        "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+        "digest": sha(gz(T[1])),
+        "size": 9,
+    }
+    entries[0]["LayerSources"] = {sha(T[1]): plain}
+    w.files["manifest.json"] = cj(entries)
+    assert _verify(w, tmp_path) == (1, {"missing_blob"})
+
+
+@pytest.mark.parametrize("path", ["dir", "stdin"])
+def test_fast_inflates_a_compressed_legacy_layer(path: str, tmp_path: Path) -> None:
+    w = legacy([Image(T)], encode=lambda t: b"\x1f\x8b" + b"garbage" * 10)
+    if path == "dir":
+        code, kinds = _verify(w, tmp_path, "--fast")
+    else:
+        run = run_cli("verify", "--fast", "--format", "json", "-", stdin=to_tar(w))
+        code, kinds = run.code, {p["kind"] for p in run.json()["problems"]}
+    assert code == 1 and "corrupt_compression" in kinds
+
+
+def test_a_layer_named_by_a_digest_we_cannot_hash_is_still_read(tmp_path: Path) -> None:
+    w = oci([Image(T)])
+    _remanifest(w, lambda m: m["layers"][1].__setitem__("digest", "blake3:" + "ab" * 32))
+    w.files["blobs/blake3/" + "ab" * 32] = b"not a layer"
+    code, kinds = _verify(w, tmp_path)
+    assert code == 1 and {"unverifiable_digest", "size_mismatch"} <= kinds
+    run = run_cli("verify", "--format", "json", str(tmp_path / "x"))
+    assert [layer["verified"] for layer in run.json()["images"][0]["layers"]] == [True, False]
+
+
+@pytest.mark.parametrize("fmt", ["oci", "docker25", "skopeo", "legacy"])
+def test_an_os_error_on_one_blob_is_that_blobs_problem(fmt: str, tmp_path: Path) -> None:
+    makers: dict[str, Callable[[], Written]] = {
+        "oci": lambda: oci([Image(T)]),
+        "docker25": lambda: oci([Image(T)], docker25=True),
+        "skopeo": lambda: skopeo_dir(Image(T)),
+        "legacy": lambda: legacy([Image(T)]),
+    }
+    w = makers[fmt]()
+    root = to_dir(w, tmp_path / "x")
+    blob = root / w.layer_names[1]
+    blob.unlink()
+    blob.symlink_to(blob.name)  # a link to itself: ELOOP
+    run = run_cli("verify", "--format", "json", str(root))
+    assert run.code == 1, run.err
+    assert "unreadable_blob" in {p["kind"] for p in run.json()["problems"]}
