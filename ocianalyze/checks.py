@@ -126,7 +126,16 @@ def metadata_problems(export: Export, images: Iterable[Image], absent: bool) -> 
     presence of every referenced blob, digests we cannot hash, absent manifests, diff_id counts,
     history. ``absent``: include the manifests the export lists but does not hold."""
     images = tuple(images)
-    out: list[Problem] = []
+    out: list[Problem] = [
+        _p(
+            Kind.DUPLICATE_ENTRY,
+            None,
+            name,
+            f"the archive holds {name} more than once: the last copy is read, as extraction "
+            "keeps it",
+        )
+        for name in export.duplicate_members
+    ]
     if absent:
         out += [_absent(a.descriptor, a.refs) for a in export.model.absent]
         for ref in export.model.indexes:

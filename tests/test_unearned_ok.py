@@ -4,7 +4,9 @@ undeclared compression), or an OS error read as the whole export's."""
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -126,3 +128,77 @@ def test_an_os_error_on_one_blob_is_that_blobs_problem(fmt: str, tmp_path: Path)
     run = run_cli("verify", "--format", "json", str(root))
     assert run.code == 1, run.err
     assert "unreadable_blob" in {p["kind"] for p in run.json()["problems"]}
+
+
+def _outer(members: list[tuple[str, bytes | None, str | None]]) -> bytes:
+    """A tarball of (name, data, hardlink target) members, in that order."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tf:
+        for name, data, link in members:
+            info = tarfile.TarInfo(name)
+            if link is not None:
+                info.type, info.linkname = tarfile.LNKTYPE, link
+            else:
+                info.size = len(data or b"")
+            tf.addfile(info, io.BytesIO(data) if data is not None else None)
+    return buf.getvalue()
+
+
+def _corrupt(data: bytes) -> bytes:
+    return data[:600] + bytes([data[600] ^ 1]) + data[601:]
+
+
+@pytest.mark.parametrize("path", ["tar", "stdin"])
+def test_an_archive_hardlink_takes_its_targets_content_as_extraction_does(
+    path: str, tmp_path: Path
+) -> None:
+    """B is a hardlink to A's corrupt copy; A is replaced by a good copy later: B stays corrupt."""
+    w = legacy([Image([T[0], T[0]])])
+    first, second = sorted(w.layer_names)
+    good = w.files[first]
+    members: list[tuple[str, bytes | None, str | None]] = []
+    for name, data in sorted(w.files.items()):
+        if name == first:
+            members += [(first, _corrupt(good), None), (second, None, first), (first, good, None)]
+        elif name != second:
+            members.append((name, data, None))
+    archive = _outer(members)
+    if path == "tar":
+        (tmp_path / "h.tar").write_bytes(archive)
+        run = run_cli("verify", "--format", "json", str(tmp_path / "h.tar"))
+    else:
+        run = run_cli("verify", "--format", "json", "-", stdin=archive)
+    kinds = {p["kind"] for p in run.json()["problems"]}
+    assert run.code == 1 and {"diff_id_mismatch", "duplicate_entry"} <= kinds
+
+
+@pytest.mark.parametrize("path", ["tar", "stdin"])
+def test_a_tarball_holding_a_blob_twice_is_noted(path: str, tmp_path: Path) -> None:
+    w = oci([Image(T)])
+    layer = w.layer_names[0]
+    members: list[tuple[str, bytes | None, str | None]] = []
+    for name, data in sorted(w.files.items()):
+        members += (
+            [(name, b"junk", None), (name, data, None)] if name == layer else [(name, data, None)]
+        )
+    archive = _outer(members)
+    (tmp_path / "d.tar").write_bytes(archive)
+    target = str(tmp_path / "d.tar") if path == "tar" else "-"
+    run = run_cli(
+        "verify", "--strict", "--format", "json", target, stdin=archive if path == "stdin" else None
+    )
+    assert run.code == 1 and {p["kind"] for p in run.json()["problems"]} == {"duplicate_entry"}
+
+
+def test_huge_member_names_in_a_tarball_are_not_held(tmp_path: Path) -> None:
+    """300 members with 1 MB PAX names: never indexed, so never 300 MB of names in memory."""
+    from .test_bounds_support import run_rss
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for n in range(300):
+            tf.addfile(tarfile.TarInfo(f"{n}" + "x" * 1_000_000))
+    archive = tmp_path / "names.tar.gz"
+    archive.write_bytes(gz(buf.getvalue()))
+    code, rss = run_rss("verify", str(archive))
+    assert code == 2 and rss < 96

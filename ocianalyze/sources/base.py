@@ -93,3 +93,4 @@ class Export:
     observed: Mapping[Digest, Observed] = field(default_factory=dict)
     streamed: Mapping[str, Any] = field(default_factory=dict)
     metadata_names: frozenset[str] = frozenset()  # root files read: index.json, manifest.json…
+    duplicate_members: tuple[str, ...] = ()  # names a tarball holds twice (the last is used)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import BinaryIO
@@ -125,16 +126,7 @@ def _from_stream(raw: Readable, head: bytes, where: str, sink: MemberSink) -> Ex
     except OSError as exc:
         raise Unreadable(where, exc.strerror or str(exc), exc.errno) from None
     export = _load(storage, storage.names, where, archive=True)
-    return Export(
-        export.path,
-        export.format,
-        export.model,
-        export.storage,
-        export.locations,
-        export.observed,
-        storage.results,
-        export.metadata_names,
-    )
+    return dataclasses.replace(export, streamed=storage.results)
 
 
 def _from_dir(p: Path, where: str) -> Export:
@@ -162,5 +154,6 @@ def _load(storage: Storage, names: set[str], where: str, *, archive: bool) -> Ex
                 loader.locations,
                 loader.observed,
                 metadata_names=present,
+                duplicate_members=getattr(storage, "duplicates", ()),
             )
     raise NotAnExport(where, "no index.json, oci-layout or manifest.json: not an image export")

@@ -57,8 +57,14 @@ class Member:
         return self.type == tarfile.LNKTYPE
 
 
+MAX_NAME = 4096  # PATH_MAX: no export file is named longer, and names are kept in memory
+
+
 def normalise(name: str) -> str | None:
-    """A member name as a relative path inside the archive, or None if it would leave it."""
+    """A member name as a relative path inside the archive, or None if it would leave it (or
+    is longer than any path an export uses: such a member is not indexed)."""
+    if len(name) > MAX_NAME:
+        return None
     name = posixpath.normpath(name.replace("\\", "/")).lstrip("/") if name else ""
     if name in ("", ".") or name == ".." or name.startswith("../"):
         return None

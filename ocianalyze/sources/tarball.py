@@ -84,13 +84,28 @@ class _Members:
     def __init__(self, where: str) -> None:
         self.where = where
         self.members: dict[str, Member] = {}
+        self.duplicates: list[str] = []  # regular files the archive holds more than once
 
     def add(self, member: Member) -> str | None:
+        """Index ``member``; its normalised name, or None when it is not indexed. A hardlink
+        takes its target's content as it is at this point of the archive, as extraction
+        does (a link to a member that comes later, or to none, is absent); a later duplicate
+        replaces an earlier one, as extraction does, and is noted."""
         name = normalise(member.name)
-        if name is not None:
-            if len(self.members) >= MAX_MEMBERS and name not in self.members:
-                raise NotAnExport(self.where, f"more than {MAX_MEMBERS} members in the archive")
-            self.members[name] = member  # a later duplicate wins, as on extraction
+        if name is None:
+            return None
+        if member.is_hardlink:
+            target = normalise(member.link)
+            found = self.resolve(target) if target is not None else None
+            if found is None:
+                self.members.pop(name, None)
+                return None
+            member = found[1]
+        if len(self.members) >= MAX_MEMBERS and name not in self.members:
+            raise NotAnExport(self.where, f"more than {MAX_MEMBERS} members in the archive")
+        if member.is_file and name in self.members and self.members[name].is_file:
+            self.duplicates.append(name)
+        self.members[name] = member
         return name
 
     def resolve(self, name: str) -> tuple[str, Member] | None:
@@ -149,6 +164,11 @@ class _TarBase:
     def names(self) -> set[str]:
         return set(self._index.members)
 
+    @property
+    def duplicates(self) -> tuple[str, ...]:
+        """Regular files the archive holds more than once (the last copy is used)."""
+        return tuple(self._index.duplicates)
+
     def size(self, name: str) -> int | None:
         found = self._index.resolve(name)
         return found[1].size if found else None
@@ -202,15 +222,25 @@ class StreamStorage(_TarBase):
         super().__init__(where)
         self.results: dict[str, Any] = {}
         self._kept: dict[str, bytes] = {}
+        # What each member's data gave, by the member's identity: a hardlink takes its target
+        # member's as it stands when the link passes (the target's name may be reused later).
+        self._of_member: dict[int, tuple[Any, bytes | None]] = {}
         kept_bytes = 0
         reader = OuterTarReader(stream)
         try:
             for member in reader.members():
                 name = self._index.add(member)
-                if name is None or not member.is_file:
+                if name is None:
+                    continue
+                if member.is_hardlink:  # the target's content, as it is now
+                    target = self._index.resolve(name)
+                    self._alias(name, target[1] if target else None)
+                    continue
+                if not member.is_file:
                     continue
                 content, result = sink(name, member.size, _MemberData(reader))
                 self.results[name] = result
+                self._of_member[id(member)] = (result, content)
                 if content is not None:
                     kept_bytes += len(content)
                     if kept_bytes > KEEP_TOTAL:
@@ -222,6 +252,17 @@ class StreamStorage(_TarBase):
             raise _tar_error(where, exc) from None
         if not self._index.members:
             raise NotAnExport(where, "empty archive")
+
+    def _alias(self, name: str, target: Member | None) -> None:
+        """``name`` is a hardlink: give it what its target member gave."""
+        given = self._of_member.get(id(target)) if target is not None else None
+        if given is None:
+            return
+        self.results[name] = given[0]
+        if given[1] is not None:
+            self._kept[name] = given[1]
+        else:
+            self._kept.pop(name, None)
 
     def open(self, name: str) -> BinaryIO:
         found = self._index.resolve(name)
