@@ -311,13 +311,18 @@ def _budgeted(budget: Budget, obj: Any, data: bytes) -> bytes:
 
 
 class DecompressingReader:
-    """A read-only file object over a compressed stream (for archives compressed as a whole)."""
+    """A read-only file object over a compressed stream (for archives compressed as a whole).
+
+    Decoded pieces are served by offset: a small read (a 512-byte tar header) copies only
+    what it returns, never the rest of a 1 MiB piece; a read that a piece covers whole
+    returns the piece itself."""
 
     def __init__(self, raw: Readable, compression: Compression, chunk: int = 1 << 16) -> None:
         self._raw, self._chunk = raw, chunk
         self._decoder = Decoder(compression)
         self._pieces: Iterator[bytes] = iter(())
         self._buf = b""
+        self._pos = 0  # bytes of _buf already served
         self._done = False
 
     def readable(self) -> bool:
@@ -327,18 +332,23 @@ class DecompressingReader:
         out = []
         want = n if n >= 0 else 1 << 62
         while want > 0:
-            if not self._buf and not self._refill():
+            if self._pos >= len(self._buf) and not self._refill():
                 break
-            piece, self._buf = self._buf[:want], self._buf[want:]
+            start = self._pos
+            if start == 0 and want >= len(self._buf):
+                piece = self._buf  # the whole piece: no copy
+            else:
+                piece = self._buf[start : start + want]
+            self._pos = start + len(piece)
             out.append(piece)
             want -= len(piece)
-        return b"".join(out)
+        return out[0] if len(out) == 1 else b"".join(out)
 
     def _refill(self) -> bool:
         while not self._done:
             piece = next(self._pieces, None)
             if piece is not None:
-                self._buf = piece
+                self._buf, self._pos = piece, 0
                 return True
             data = self._raw.read(self._chunk)
             if not data:

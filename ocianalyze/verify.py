@@ -83,6 +83,7 @@ class _Counting:
 
 # --- one-pass streams --------------------------------------------------------------------------
 
+SPLIT_MIN = 4 << 20  # bytes: stream members smaller than this are scanned on one thread
 _ROOT_FILES = frozenset({"index.json", "manifest.json", "oci-layout", "repositories", "version"})
 
 
@@ -98,6 +99,7 @@ class MemberScanner:
 
     def __init__(self, opts: ScanOptions, progress: Callable[[int], None] | None = None) -> None:
         self._opts = dataclasses.replace(opts, keep=KEEP_JSON)
+        self._small = dataclasses.replace(self._opts, split=False)
         self._progress = progress
 
     def __call__(self, name: str, size: int, data: MemberReader) -> tuple[bytes | None, Any]:
@@ -107,7 +109,10 @@ class MemberScanner:
         legacy_layer = name.endswith(".tar")
         layer = name not in _ROOT_FILES and (legacy_layer or not self._opts.hash_only)
         stream: Readable = _Counting(data, self._progress) if self._progress else data
-        result = scan(stream, algorithm, layer=layer, opts=self._opts)
+        # A second thread pays for itself on large members only (starting one costs more
+        # than hashing and walking a small member).
+        opts = self._opts if size >= SPLIT_MIN else self._small
+        result = scan(stream, algorithm, layer=layer, opts=opts)
         content = result.content if json_like(result.content) else None
         return content, dataclasses.replace(result, content=None)
 
