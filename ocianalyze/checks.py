@@ -142,9 +142,46 @@ def metadata_problems(export: Export, images: Iterable[Image], absent: bool) -> 
             out += _observed(
                 export, ref.descriptor, ref.refs[0] if ref.refs else str(ref.descriptor.digest)
             )
+        for ref in export.model.indexes:
+            for child in ref.index.manifests:
+                out += embedded_problems(child, ref.refs[0] if ref.refs else str(child.digest))
     for image in images:
         out += _image_rules(export, image)
+        out += _platform_rules(image)
     return out
+
+
+def _platform_rules(image: Image) -> list[Problem]:
+    """The index's platform for a manifest against its config's (image-spec image-index.md:
+    the platform a runtime selects by must describe what runs)."""
+    listed = image.manifest_descriptor.platform if image.manifest_descriptor else None
+    config = image.config.platform if image.config else None
+    if listed is None or config is None or image.kind is not ManifestKind.IMAGE:
+        return []
+    same = (listed.os, listed.architecture) == (config.os, config.architecture) and (
+        not listed.variant or not config.variant or listed.variant == config.variant
+    )
+    if same:
+        return []
+    d = str(image.manifest_descriptor.digest) if image.manifest_descriptor else None
+    message = f"the index lists it as {listed}, its config says {config}"
+    return [_p(Kind.PLATFORM_MISMATCH, d, image.name, message)]
+
+
+def embedded_problems(desc: Descriptor, where: str) -> list[Problem]:
+    """A descriptor's embedded ``data`` must be the content it names: its length the size, its
+    hash the digest (image-spec descriptor.md). Tools that trust ``data`` never read the blob."""
+    if desc.data is None:
+        return []
+    d = str(desc.digest)
+    if len(desc.data) != desc.size:
+        message = f"{d}: embedded data is {len(desc.data)} bytes, the descriptor says {desc.size}"
+        return [_p(Kind.SIZE_MISMATCH, d, where, message)]
+    if desc.digest.hashable:
+        actual = Digest.of(desc.data, desc.digest.algorithm)
+        if actual != desc.digest:
+            return [_p(Kind.DIGEST_MISMATCH, d, where, f"{d}: embedded data hashes to {actual}")]
+    return []
 
 
 def _observed(export: Export, desc: Descriptor, where: str) -> list[Problem]:
@@ -162,6 +199,19 @@ def _present(export: Export, desc: Descriptor) -> bool:
         return export.storage.size(name) is not None
     except OciError:
         return True
+
+
+def _stat_size(export: Export, desc: Descriptor, where: str) -> list[Problem]:
+    """A stored size that differs from the descriptor's needs no read: inspect says it too (in
+    the words of the verifier's read, so the two reports are one)."""
+    if desc.digest in export.observed:
+        return []
+    name = export.locations.get(desc.digest, desc.digest.blob_path)
+    try:
+        size = export.storage.size(name)
+    except OciError:
+        return []
+    return [] if size is None else blob_problems(desc, None, size, where)
 
 
 def _unreachable(export: Export, desc: Descriptor) -> list[Problem]:
@@ -197,6 +247,7 @@ def _image_rules(export: Export, image: Image) -> list[Problem]:
         )
     manifest = (image.manifest_descriptor,) if image.manifest_descriptor else ()
     for desc in (*manifest, config, *image.layers):
+        out += embedded_problems(desc, where)
         if not desc.digest.hashable:
             out.append(
                 _p(
@@ -212,6 +263,8 @@ def _image_rules(export: Export, image: Image) -> list[Problem]:
     for desc in image.layers:
         if not _present(export, desc):
             out.append(_missing_layer(desc, where))
+        else:
+            out += _stat_size(export, desc, where)
         if (
             image.kind is ManifestKind.IMAGE
             and desc.compression_declared

@@ -83,6 +83,7 @@ class Kind(str, enum.Enum):
     UNSUPPORTED_COMPRESSION = "unsupported_compression"
     INDEX_DISAGREEMENT = "index_disagreement"
     BAD_HARDLINK = "bad_hardlink"
+    PLATFORM_MISMATCH = "platform_mismatch"
 
 
 class Severity(str, enum.Enum):
@@ -108,6 +109,7 @@ WARNING_KINDS = frozenset(
         Kind.UNVERIFIABLE_DIGEST,
         Kind.INDEX_DISAGREEMENT,
         Kind.BAD_HARDLINK,
+        Kind.PLATFORM_MISMATCH,
     }
 )
 

@@ -6,6 +6,7 @@ the boundary, so nothing downstream handles raw digests or untyped dicts. No I/O
 
 from __future__ import annotations
 
+import base64
 import enum
 import json
 from collections.abc import Mapping
@@ -68,6 +69,7 @@ class Descriptor:
     digest_is_diff_id: bool = False
     compression_declared: bool = True
     foreign: Descriptor | None = None
+    data: bytes | None = None  # the embedded content (``data``, base64), when given
 
     def annotation(self, key: str) -> str | None:
         return next((v for k, v in self.annotations if k == key), None)
@@ -259,7 +261,21 @@ def parse_descriptor(value: Any, where: str) -> Descriptor:
         annotations=_annotations(obj, where),
         urls=_str_list(obj.get("urls"), where, "urls") or (),
         artifact_type=_str(obj, "artifactType", where, required=False),
+        data=_data(obj.get("data"), where),
     )
+
+
+def _data(value: Any, where: str) -> bytes | None:
+    """A descriptor's embedded ``data``: base64 (RFC 4648 section 4), which the content must
+    equal (image-spec descriptor.md)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadManifest(where, "field 'data' must be a base64 string")
+    try:
+        return base64.b64decode(value, validate=True)
+    except ValueError:
+        raise BadManifest(where, "field 'data' is not valid base64") from None
 
 
 def _schema2(obj: Mapping[str, Any], where: str) -> None:

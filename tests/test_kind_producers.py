@@ -212,6 +212,13 @@ def _hardlink(root: Path) -> list[str]:
     return ["report", "--format", "json", str(root)]
 
 
+def _platform_mismatch(root: Path) -> list[str]:
+    desc = image_manifest(root, [TAR])  # its config says linux/amd64
+    desc["platform"] = {"os": "linux", "architecture": "arm64"}
+    layout(root, [desc])
+    return ["inspect", "--format", "json", str(root)]
+
+
 def _unsafe(root: Path) -> list[str]:
     layout(root, [image_manifest(root, [hostile_layer()])])
     return ["verify", "--format", "json", str(root)]
@@ -253,6 +260,7 @@ PRODUCERS: dict[Kind, Producer] = {
     Kind.UNSUPPORTED_COMPRESSION: _one_layer(b"BZh91AY&SY" + bytes(40), diff_id=sha(TAR), media=GZ),
     Kind.INDEX_DISAGREEMENT: _disagreement,
     Kind.BAD_HARDLINK: _hardlink,
+    Kind.PLATFORM_MISMATCH: _platform_mismatch,
 }
 
 

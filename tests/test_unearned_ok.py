@@ -4,6 +4,7 @@ undeclared compression), or an OS error read as the whole export's."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import tarfile
@@ -202,3 +203,43 @@ def test_huge_member_names_in_a_tarball_are_not_held(tmp_path: Path) -> None:
     archive.write_bytes(gz(buf.getvalue()))
     code, rss = run_rss("verify", str(archive))
     assert code == 2 and rss < 96
+
+
+@pytest.mark.parametrize(("data", "kind"), [(b"evil", "size_mismatch"), (None, "digest_mismatch")])
+def test_embedded_data_must_be_the_content(data: bytes | None, kind: str, tmp_path: Path) -> None:
+    """image-spec descriptor.md: ``data`` MUST equal the referenced content."""
+    w = oci([Image(T)])
+    real = w.files[w.layer_names[0]]
+    embedded = data if data is not None else real[:-1] + bytes([real[-1] ^ 1])  # same size
+    _remanifest(
+        w, lambda m: m["layers"][0].__setitem__("data", base64.b64encode(embedded).decode())
+    )
+    assert _verify(w, tmp_path, "--strict") == (1, {kind})
+
+
+def test_embedded_data_equal_to_the_content_is_fine(tmp_path: Path) -> None:
+    w = oci([Image(T)])
+    real = w.files[w.layer_names[0]]
+    _remanifest(w, lambda m: m["layers"][0].__setitem__("data", base64.b64encode(real).decode()))
+    assert _verify(w, tmp_path, "--strict") == (0, set())
+
+
+def test_one_manifest_under_two_platforms_is_a_platform_mismatch(tmp_path: Path) -> None:
+    w = oci([Image(T)])
+    index = json.loads(w.files["index.json"])
+    other = {**index["manifests"][0], "platform": {"os": "linux", "architecture": "arm64"}}
+    other["annotations"] = {"org.opencontainers.image.ref.name": "other"}
+    index["manifests"].append(other)
+    w.files["index.json"] = cj(index)
+    run = run_cli("inspect", "--format", "json", str(to_dir(w, tmp_path / "x")))
+    assert run.code == 0 and {p["kind"] for p in run.json()["problems"]} == {"platform_mismatch"}
+
+
+def test_inspect_sees_a_stored_size_that_differs_like_verify(tmp_path: Path) -> None:
+    w = oci([Image(T)])
+    w.files[w.layer_names[1]] += b"\0"
+    root = to_dir(w, tmp_path / "x")
+    for command, more in (("inspect", set()), ("verify", {"trailing_data"})):
+        run = run_cli(command, "--format", "json", str(root))
+        assert run.code == 1
+        assert {p["kind"] for p in run.json()["problems"]} == {"size_mismatch"} | more

@@ -133,6 +133,15 @@ class Loader:
         if node is None:
             node = self._nodes[desc.digest] = _Node(desc)
             self._order.append(desc.digest)
+        elif (
+            desc.platform and node.descriptor.platform and desc.platform != node.descriptor.platform
+        ):
+            self.problem(
+                Kind.PLATFORM_MISMATCH,
+                desc.digest,
+                str(desc.digest),
+                f"listed as {node.descriptor.platform} and as {desc.platform}: shown as the first",
+            )
         if parent not in node.parent_set:
             node.parent_set.add(parent)
             node.parents.append(parent)
