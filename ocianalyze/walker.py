@@ -275,10 +275,32 @@ def _visitor(
             for entry in entries:
                 on_entry(entry)
         if table is not None:
-            table.add_all(entries)
+            table.add_all(_listable(entries))
         safety.check(entries)
 
     return each
+
+
+LISTED_NAME_MAX = 4096  # PATH_MAX: longer names cannot be unpacked on Linux
+
+
+def _listable(entries: list[TarEntry]) -> list[TarEntry]:
+    """The entries as the listing keeps them: a name or link target past PATH_MAX (Go reads
+    PAX names up to 1 MiB; no Linux file system can create one) is cut there and marked, so
+    a few hundred such names cost kilobytes, not hundreds of MB. The safety checks see the
+    entries whole."""
+    if all(len(e.name) <= LISTED_NAME_MAX and len(e.linkname) <= LISTED_NAME_MAX for e in entries):
+        return entries
+    return [
+        e._replace(name=_cut(e.name), linkname=_cut(e.linkname), raw_name=_cut(e.raw_name))
+        for e in entries
+    ]
+
+
+def _cut(text: str) -> str:
+    if len(text) <= LISTED_NAME_MAX:
+        return text
+    return f"{text[:LISTED_NAME_MAX]}...[{len(text) - LISTED_NAME_MAX} more characters]"
 
 
 class _LimitExceeded(Exception):

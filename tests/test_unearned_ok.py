@@ -243,3 +243,22 @@ def test_inspect_sees_a_stored_size_that_differs_like_verify(tmp_path: Path) -> 
         run = run_cli(command, "--format", "json", str(root))
         assert run.code == 1
         assert {p["kind"] for p in run.json()["problems"]} == {"size_mismatch"} | more
+
+
+def test_huge_names_inside_a_layer_do_not_cost_their_size_in_listings(tmp_path: Path) -> None:
+    """200 entries with 1 MB PAX names (Go reads names up to 1 MiB): a 200 KB layer."""
+    from .test_bounds_support import run_rss
+    from .test_one_verdict import image_manifest, layout
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for n in range(200):
+            tf.addfile(tarfile.TarInfo(f"{n}/" + "x" * 1_000_000))
+    root = tmp_path / "l"
+    layout(root, [image_manifest(root, [buf.getvalue()])])
+    for command in (["report"], ["files", "--format", "json"], ["files"]):
+        code, rss = run_rss(*command, str(root))
+        assert code == 0 and rss < 96, (command, rss)
+    listing = run_cli("files", "--format", "json", str(root)).json()["entries"]
+    assert len(listing) == 200
+    assert all(len(e["path"]) < 4200 and e["path"].endswith(" more characters]") for e in listing)
