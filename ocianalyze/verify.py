@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import hashlib
+import io
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -84,6 +86,8 @@ class _Counting:
 # --- one-pass streams --------------------------------------------------------------------------
 
 SPLIT_MIN = 4 << 20  # bytes: stream members smaller than this are scanned on one thread
+SMALL_MEMBER = 64 << 10  # bytes: members up to this size are read whole, scans shared by content
+_SEEN_MAX = 4096  # small-member scans remembered
 _ROOT_FILES = frozenset({"index.json", "manifest.json", "oci-layout", "repositories", "version"})
 
 
@@ -101,6 +105,7 @@ class MemberScanner:
         self._opts = dataclasses.replace(opts, keep=KEEP_JSON)
         self._small = dataclasses.replace(self._opts, split=False)
         self._progress = progress
+        self._seen: dict[tuple[str, bool, bytes], tuple[bytes | None, Any]] = {}
 
     def __call__(self, name: str, size: int, data: MemberReader) -> tuple[bytes | None, Any]:
         algorithm = "sha512" if name.startswith("blobs/sha512/") else "sha256"
@@ -109,10 +114,33 @@ class MemberScanner:
         legacy_layer = name.endswith(".tar")
         layer = name not in _ROOT_FILES and (legacy_layer or not self._opts.hash_only)
         stream: Readable = _Counting(data, self._progress) if self._progress else data
+        if size <= SMALL_MEMBER:
+            return self._small_member(stream, size, algorithm, layer)
         # A second thread pays for itself on large members only (starting one costs more
         # than hashing and walking a small member).
         opts = self._opts if size >= SPLIT_MIN else self._small
-        result = scan(stream, algorithm, layer=layer, opts=opts)
+        return self._kept(scan(stream, algorithm, layer=layer, opts=opts))
+
+    def _small_member(
+        self, stream: Readable, size: int, algorithm: str, layer: bool
+    ) -> tuple[bytes | None, Any]:
+        """A small member's scan, remembered by its content: a stream of a million identical
+        small members (empty files, say) is walked once, not a million times."""
+        data = stream.read(size)
+        while len(data) < size and (more := stream.read(size - len(data))):
+            data += more
+        key = (algorithm, layer, hashlib.new(algorithm, data).digest())
+        known = self._seen.get(key)
+        if known is None:
+            if len(self._seen) >= _SEEN_MAX:
+                self._seen.clear()
+            known = self._seen[key] = self._kept(
+                scan(io.BytesIO(data), algorithm, layer=layer, opts=self._small)
+            )
+        return known
+
+    @staticmethod
+    def _kept(result: BlobScan) -> tuple[bytes | None, Any]:
         content = result.content if json_like(result.content) else None
         return content, dataclasses.replace(result, content=None)
 
