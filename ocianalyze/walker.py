@@ -270,37 +270,54 @@ def _visitor(
     if on_entry is None and table is None:
         return safety.check
 
+    budget = [LONG_NAMES_BUDGET]  # bytes of names past PATH_MAX this layer's listing keeps
+
     def each(entries: list[TarEntry]) -> None:
         if on_entry is not None:
             for entry in entries:
                 on_entry(entry)
         if table is not None:
-            table.add_all(_listable(entries))
+            table.add_all(_listable(entries, budget))
         safety.check(entries)
 
     return each
 
 
 LISTED_NAME_MAX = 4096  # PATH_MAX: longer names cannot be unpacked on Linux
+LONG_NAMES_BUDGET = 8 << 20  # bytes of such names one layer's listing keeps whole
 
 
-def _listable(entries: list[TarEntry]) -> list[TarEntry]:
-    """The entries as the listing keeps them: a name or link target past PATH_MAX (Go reads
-    PAX names up to 1 MiB; no Linux file system can create one) is cut there and marked, so
-    a few hundred such names cost kilobytes, not hundreds of MB. The safety checks see the
-    entries whole."""
-    if all(len(e.name) <= LISTED_NAME_MAX and len(e.linkname) <= LISTED_NAME_MAX for e in entries):
-        return entries
-    return [
-        e._replace(name=_cut(e.name), linkname=_cut(e.linkname), raw_name=_cut(e.raw_name))
-        for e in entries
+def _listable(entries: list[TarEntry], budget: list[int]) -> list[TarEntry]:
+    """The entries as the listing keeps them. Go reads PAX names up to 1 MiB, which no Linux
+    file system can create; a layer's listing keeps such names whole up to ``budget[0]``
+    bytes in all (so deep paths still merge exactly), and past it cuts each at PATH_MAX with a
+    mark that keeps it distinct: a few hundred one-megabyte names cost kilobytes, not hundreds
+    of MB. The safety checks see every entry whole."""
+    long = [
+        e for e in entries if len(e.name) > LISTED_NAME_MAX or len(e.linkname) > LISTED_NAME_MAX
     ]
+    if not long:
+        return entries
+    out = []
+    for entry in entries:
+        size = len(entry.name) + len(entry.linkname)
+        if size > LISTED_NAME_MAX and budget[0] < size:
+            cut = _cut(entry.name)
+            entry = entry._replace(name=cut, linkname=_cut(entry.linkname), raw_name=cut)  # noqa: PLW2901
+        elif size > LISTED_NAME_MAX:
+            budget[0] -= size
+        out.append(entry)
+    return out
 
 
 def _cut(text: str) -> str:
+    """``text`` itself, or its first LISTED_NAME_MAX characters and a mark that keeps two
+    long names distinct (a hash of the whole), so the merge still tells them apart."""
     if len(text) <= LISTED_NAME_MAX:
         return text
-    return f"{text[:LISTED_NAME_MAX]}...[{len(text) - LISTED_NAME_MAX} more characters]"
+    whole = hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    rest = len(text) - LISTED_NAME_MAX
+    return f"{text[:LISTED_NAME_MAX]}...[{rest} more characters, sha256 {whole}]"
 
 
 class _LimitExceeded(Exception):
