@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Collection
 from pathlib import Path
 from typing import BinaryIO
 
@@ -139,7 +140,7 @@ def _from_dir(p: Path, where: str) -> Export:
         raise
 
 
-def _load(storage: Storage, names: set[str], where: str, *, archive: bool) -> Export:
+def _load(storage: Storage, names: Collection[str], where: str, *, archive: bool) -> Export:
     """Load with the first layout of the registry that claims the export's root files."""
     present = frozenset(n for n in ROOT_NAMES if n in names)
     for layout in LAYOUTS:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 import posixpath
-from collections.abc import Callable
+from collections.abc import Callable, KeysView
 from typing import Any, BinaryIO, Protocol
 
 from ..errors import BadManifest, NotAnExport, OciError, TruncatedInput
@@ -161,8 +161,9 @@ class _TarBase:
         self._index = _Members(where)
 
     @property
-    def names(self) -> set[str]:
-        return set(self._index.members)
+    def names(self) -> KeysView[str]:
+        """The member names (a view: a million members are not copied into a set)."""
+        return self._index.members.keys()
 
     @property
     def duplicates(self) -> tuple[str, ...]:
@@ -222,25 +223,21 @@ class StreamStorage(_TarBase):
         super().__init__(where)
         self.results: dict[str, Any] = {}
         self._kept: dict[str, bytes] = {}
-        # What each member's data gave, by the member's identity: a hardlink takes its target
-        # member's as it stands when the link passes (the target's name may be reused later).
-        self._of_member: dict[int, tuple[Any, bytes | None]] = {}
         kept_bytes = 0
         reader = OuterTarReader(stream)
         try:
             for member in reader.members():
+                target = self._link_target(member)
                 name = self._index.add(member)
                 if name is None:
                     continue
                 if member.is_hardlink:  # the target's content, as it is now
-                    target = self._index.resolve(name)
-                    self._alias(name, target[1] if target else None)
+                    self._alias(name, target)
                     continue
                 if not member.is_file:
                     continue
                 content, result = sink(name, member.size, _MemberData(reader))
                 self.results[name] = result
-                self._of_member[id(member)] = (result, content)
                 if content is not None:
                     kept_bytes += len(content)
                     if kept_bytes > KEEP_TOTAL:
@@ -253,14 +250,22 @@ class StreamStorage(_TarBase):
         if not self._index.members:
             raise NotAnExport(where, "empty archive")
 
-    def _alias(self, name: str, target: Member | None) -> None:
-        """``name`` is a hardlink: give it what its target member gave."""
-        given = self._of_member.get(id(target)) if target is not None else None
-        if given is None:
+    def _link_target(self, member: Member) -> str | None:
+        """For a hardlink, the member name its target resolves to before it is indexed."""
+        if not member.is_hardlink:
+            return None
+        target = normalise(member.link)
+        found = self._index.resolve(target) if target is not None else None
+        return found[0] if found else None
+
+    def _alias(self, name: str, target: str | None) -> None:
+        """``name`` is a hardlink: give it what its target gave, as it stands now (a later
+        member under the target's name does not change it, as on extraction)."""
+        if target is None or target not in self.results:
             return
-        self.results[name] = given[0]
-        if given[1] is not None:
-            self._kept[name] = given[1]
+        self.results[name] = self.results[target]
+        if target in self._kept:
+            self._kept[name] = self._kept[target]
         else:
             self._kept.pop(name, None)
 
