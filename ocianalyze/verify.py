@@ -113,6 +113,8 @@ class MemberScanner:
         # as a layer: its one claim, the diff_id, is on its uncompressed bytes.
         legacy_layer = name.endswith(".tar")
         layer = name not in _ROOT_FILES and (legacy_layer or not self._opts.hash_only)
+        if size == 0 and (algorithm, layer, b"") in self._seen:  # no bytes to read or hash
+            return self._seen[(algorithm, layer, b"")]
         stream: Readable = _Counting(data, self._progress) if self._progress else data
         if size <= SMALL_MEMBER:
             return self._small_member(stream, size, algorithm, layer)
@@ -129,7 +131,7 @@ class MemberScanner:
         data = stream.read(size)
         while len(data) < size and (more := stream.read(size - len(data))):
             data += more
-        key = (algorithm, layer, hashlib.new(algorithm, data).digest())
+        key = (algorithm, layer, hashlib.new(algorithm, data).digest() if data else b"")
         known = self._seen.get(key)
         if known is None:
             if len(self._seen) >= _SEEN_MAX:

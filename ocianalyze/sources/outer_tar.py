@@ -19,6 +19,9 @@ from typing import NamedTuple, Protocol
 BLOCK = 512
 MAX_SPECIAL = 1 << 20  # bytes of a long name or of a PAX header block (Go: maxSpecialFileSize)
 REGULAR = frozenset({tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE})
+# Types that are a member of their own (not a long name, PAX or global header).
+_PLAIN = frozenset(bytes([t]) for t in b"0123456\0") | {tarfile.CONTTYPE}
+_HEADER_ONLY = frozenset(bytes([t]) for t in b"123456")  # links, devices, dirs, FIFOs
 
 
 class OuterTarError(Exception):
@@ -101,15 +104,16 @@ class OuterTarReader:
         self._pos += n
         return b"".join(parts)
 
-    def _read_block(self) -> bytes:
-        """One header block; shorter only at the end of the stream (pipes read short)."""
-        block = self._stream.read(BLOCK)
-        while 0 < len(block) < BLOCK:
-            more = self._stream.read(BLOCK - len(block))
+    def _read_block_rest(self, block: bytes) -> bytes:
+        """The rest of a header block begun with ``block`` (pipes read short); less only at
+        the end of the stream."""
+        rest = b""
+        while 0 < len(block) + len(rest) < BLOCK:
+            more = self._stream.read(BLOCK - len(block) - len(rest))
             if not more:
                 break
-            block += more
-        return block
+            rest += more
+        return rest
 
     def _skip(self, n: int) -> None:
         seek = getattr(self._stream, "seek", None)
@@ -152,10 +156,14 @@ class OuterTarReader:
         long_link: str | None = None
         pax: dict[str, str] = {}
         previous = 0
+        read = self._stream.read
         while True:
-            self._finish_member(previous)
+            if previous or self._left:
+                self._finish_member(previous)
             previous = 0
-            block = self._read_block()
+            block = read(BLOCK)
+            if len(block) != BLOCK:  # short: a pipe's partial read, or the end
+                block += self._read_block_rest(block)
             if len(block) < BLOCK:
                 if not block and self._pos > 0:
                     return  # an archive without its end blocks: Go accepts it
@@ -165,6 +173,11 @@ class OuterTarReader:
                 return  # end-of-archive marker; what follows is padding
             info = _Header(block)
             kind = info.type
+            if kind in _PLAIN and not (pax or long_name or long_link):  # the common case
+                size = 0 if kind in _HEADER_ONLY else info.size
+                self._left = previous = size
+                yield Member(info.name, kind, size, self._pos, info.linkname)
+                continue
             if kind in (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK):
                 text = _cstring(self._special(info.size, "a GNU long name"))
                 if kind == tarfile.GNUTYPE_LONGNAME:
@@ -183,8 +196,8 @@ class OuterTarReader:
             size = _pax_size(pax.get("size"), info.size)
             long_name = long_link = None
             pax = {}
-            if kind not in REGULAR:
-                size = size if kind == tarfile.CONTTYPE else 0
+            if kind in _HEADER_ONLY:  # as Go: these carry no data, whatever the size says
+                size = 0
             self._left = size
             previous = size
             yield Member(name, kind, size, self._pos, link)
@@ -207,22 +220,31 @@ class _Header:
         if stored != unsigned and stored != sum(_SIGNED.unpack(block)) + 256:
             raise OuterTarError("invalid tar header (bad checksum)")
         name = _cstring(block[:100])
-        if block[257:263] == b"ustar\0" and block[345] != 0:
+        if block[345] and block[257:263] == b"ustar\0":
             name = f"{_cstring(block[345:500])}/{name}"
         self.type = block[156:157]
         if self.type == tarfile.AREGTYPE and name.endswith("/"):
             self.type = tarfile.DIRTYPE
         self.name = name
-        self.linkname = _cstring(block[157:257])
+        self.linkname = _cstring(block[157:257]) if block[157] else ""
         self.size = _number(block[124:136], "size")
 
 
+_OCTAL: dict[bytes, int] = {}  # fields seen: sizes and checksums repeat across members
+
+
 def _octal(field: bytes, what: str) -> int:
+    known = _OCTAL.get(field)
+    if known is not None:
+        return known
     text = field.split(b"\0", 1)[0].strip()
     try:
-        return int(text or b"0", 8)
+        value = int(text or b"0", 8)
     except ValueError:
         raise OuterTarError(f"invalid tar header (bad {what} field)") from None
+    if len(_OCTAL) < 1 << 16:
+        _OCTAL[field] = value
+    return value
 
 
 def _number(field: bytes, what: str) -> int:

@@ -225,6 +225,7 @@ class StreamStorage(_TarBase):
         self._kept: dict[str, bytes] = {}
         kept_bytes = 0
         reader = OuterTarReader(stream)
+        data = _MemberData(reader)  # one for all members: it reads whichever is current
         try:
             for member in reader.members():
                 target = self._link_target(member)
@@ -236,7 +237,7 @@ class StreamStorage(_TarBase):
                     continue
                 if not member.is_file:
                     continue
-                content, result = sink(name, member.size, _MemberData(reader))
+                content, result = sink(name, member.size, data)
                 self.results[name] = result
                 if content is not None:
                     kept_bytes += len(content)
