@@ -137,7 +137,13 @@ def metadata_problems(export: Export, images: Iterable[Image], absent: bool) -> 
         for name in export.duplicate_members
     ]
     if absent:
-        out += [_absent(a.descriptor, a.refs) for a in export.model.absent]
+        out += [
+            _absent(a.descriptor, a.refs, a.index_digest is not None) for a in export.model.absent
+        ]
+        for ref in export.model.indexes:
+            out += embedded_problems(
+                ref.descriptor, ref.refs[0] if ref.refs else str(ref.descriptor.digest)
+            )
         for ref in export.model.indexes:
             out += _observed(
                 export, ref.descriptor, ref.refs[0] if ref.refs else str(ref.descriptor.digest)
@@ -156,7 +162,7 @@ def _platform_rules(image: Image) -> list[Problem]:
     the platform a runtime selects by must describe what runs)."""
     listed = image.manifest_descriptor.platform if image.manifest_descriptor else None
     config = image.config.platform if image.config else None
-    if listed is None or config is None or image.kind is not ManifestKind.IMAGE:
+    if listed is None or config is None:  # whatever its kind: artifactType is a label
         return []
     same = (listed.os, listed.architecture) == (config.os, config.architecture) and (
         not listed.variant or not config.variant or listed.variant == config.variant
@@ -237,7 +243,8 @@ def _image_rules(export: Export, image: Image) -> list[Problem]:
     config = image.config_descriptor
     present = [d for d in image.layers if _present(export, d)]
     config_present = _present(export, config)
-    if image.layers and not present and not config_present and image.platform:
+    nested = image.index_digest is not None  # a platform of a multi-platform index
+    if image.layers and not present and not config_present and image.platform and nested:
         message = f"platform {image.platform} has none of its blobs in the export"
         return [*out, _p(Kind.PLATFORM_ABSENT, str(config.digest), where, message)]
     out += _observed(export, config, where)
@@ -260,16 +267,16 @@ def _image_rules(export: Export, image: Image) -> list[Problem]:
             )
     for desc in (config, *image.layers):
         out += _unreachable(export, desc)
+    # An image, or any manifest with a layer of a layer media type (its kind is a label).
+    runnable = image.kind is ManifestKind.IMAGE or any(
+        mt.is_layer(d.media_type) for d in image.layers
+    )
     for desc in image.layers:
         if not _present(export, desc):
             out.append(_missing_layer(desc, where))
         else:
             out += _stat_size(export, desc, where)
-        if (
-            image.kind is ManifestKind.IMAGE
-            and desc.compression_declared
-            and not mt.is_layer(desc.media_type)
-        ):
+        if runnable and desc.compression_declared and not mt.is_layer(desc.media_type):
             d = str(desc.digest)
             message = f"{d}: unknown layer media type {desc.media_type}"
             out.append(_p(Kind.UNKNOWN_MEDIA_TYPE, d, where, message))
@@ -326,9 +333,12 @@ def _missing_layer(desc: Descriptor, where: str) -> Problem:
     return _p(Kind.MISSING_BLOB, d, where, f"blob {d} is absent")
 
 
-def _absent(desc: Descriptor, refs: tuple[str, ...]) -> Problem:
+def _absent(desc: Descriptor, refs: tuple[str, ...], nested: bool) -> Problem:
+    """A listed manifest the export does not hold. Only a platform of a multi-platform index
+    (a nested index's child) may be left out of a partial export; a manifest that index.json
+    names itself must be there."""
     where = refs[0] if refs else ""
-    if desc.platform is not None:
+    if desc.platform is not None and nested:
         return _p(
             Kind.PLATFORM_ABSENT,
             str(desc.digest),

@@ -259,7 +259,7 @@ def _scan_rules(
 
 
 def _read_as_layer(how: Read | None, result: BlobScan) -> bool:
-    if how is Read.LAYER:
+    if how is Read.LAYER or result.unsupported is not None:  # xz/bzip2: never "not a layer"
         return True
     return how is Read.SNIFF and (
         result.tar is not None or result.compression is not mt.Compression.NONE

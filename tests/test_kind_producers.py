@@ -167,7 +167,9 @@ def _platform_absent(root: Path) -> list[str]:
     desc = image_manifest(root, [TAR])
     absent = {"mediaType": OCI_MANIFEST, "digest": sha(b"gone"), "size": 4}
     absent["platform"] = {"os": "linux", "architecture": "s390x"}
-    layout(root, [desc, absent])
+    nested = cj({"schemaVersion": 2, "manifests": [desc, absent]})  # a partial multi-platform index
+    index = {"mediaType": "application/vnd.oci.image.index.v1+json", **put(root, nested)}
+    layout(root, [index])
     return ["verify", "--format", "json", str(root)]
 
 

@@ -264,3 +264,58 @@ def test_huge_names_inside_a_layer_do_not_cost_their_size_in_listings(tmp_path: 
     cut = [e["path"] for e in listing if " more characters, sha256 " in e["path"]]
     assert len(cut) >= 180 and all(len(p) < 4200 for p in cut)  # past the 8 MiB kept whole
     assert len({e["path"] for e in listing}) == 200  # cut names stay distinct
+
+
+def test_a_top_level_image_without_its_blobs_is_missing_not_partial(tmp_path: Path) -> None:
+    """Only a platform of a nested multi-platform index may be absent from a partial export."""
+    w = oci([Image(T)])  # index.json's entry carries a platform
+    for name in [n for n in w.files if n.startswith("blobs/")]:
+        del w.files[name]
+    code, kinds = _verify(w, tmp_path)
+    assert code == 1 and kinds == {"missing_blob"}
+
+
+def test_an_xz_layer_of_unknown_media_type_is_still_unsupported(tmp_path: Path) -> None:
+    import lzma
+
+    w = oci([Image(T)])
+    xz = lzma.compress(layer_tar({"other": b"x"}), format=lzma.FORMAT_XZ)
+    w.put_blob(xz)
+
+    def change(m: dict) -> None:  # type: ignore[type-arg]
+        m["layers"][1].update(
+            mediaType="application/vnd.oci.image.layer.v1.tar+xz", digest=sha(xz), size=len(xz)
+        )
+
+    _remanifest(w, change)
+    code, kinds = _verify(w, tmp_path)
+    assert code == 1 and "unsupported_compression" in kinds
+
+
+def test_embedded_data_of_a_top_level_index_entry_is_checked(tmp_path: Path) -> None:
+    w = oci([Image(T)])
+    index = json.loads(w.files["index.json"])
+    nested = cj({"schemaVersion": 2, "manifests": index["manifests"]})
+    w.put_blob(nested)
+    wrong = bytes(len(nested))
+    entry = {
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "digest": sha(nested),
+        "size": len(nested),
+    }
+    entry["data"] = base64.b64encode(wrong).decode()
+    w.files["index.json"] = cj({"schemaVersion": 2, "manifests": [entry]})
+    code, kinds = _verify(w, tmp_path)
+    assert code == 1 and kinds == {"digest_mismatch"}
+
+
+def test_artifact_type_does_not_turn_off_the_platform_check(tmp_path: Path) -> None:
+    w = oci([Image(T)])  # config says amd64
+    index = json.loads(w.files["index.json"])
+    index["manifests"][0]["platform"]["architecture"] = "arm64"
+    w.files["index.json"] = cj(index)
+    _remanifest(w, lambda m: m.__setitem__("artifactType", "application/x-label"))
+    index = json.loads(w.files["index.json"])
+    index["manifests"][0]["platform"] = {"os": "linux", "architecture": "arm64"}
+    w.files["index.json"] = cj(index)
+    assert _verify(w, tmp_path, "--strict") == (1, {"platform_mismatch"})
