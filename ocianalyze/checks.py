@@ -48,8 +48,15 @@ def scanned_blob_problems(desc: Descriptor, scan: BlobScan, where: str) -> list[
     digest: Digest | None = scan.digest
     if desc.digest_is_diff_id:
         digest = None  # its one claim is the diff_id: the layer rules (or --fast's) check it
-    if scan.digest.algorithm != desc.digest.algorithm:
-        digest = None
+    if desc.digest.hashable and scan.digest.algorithm != desc.digest.algorithm:
+        # Only a one-pass stream hashes by the member's path (blobs/sha512/…): a descriptor
+        # that names it by another algorithm, through a link, cannot be checked: fail closed.
+        d = str(desc.digest)
+        message = (
+            f"{d}: the stream member holding it was hashed with {scan.digest.algorithm}, "
+            f"as its path says; read it from a directory or a seekable tar to check it"
+        )
+        return [_p(Kind.DIGEST_MISMATCH, d, where, message)]
     return blob_problems(desc, digest, scan.size, where)
 
 

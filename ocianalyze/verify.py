@@ -109,9 +109,11 @@ class MemberScanner:
 
     def __call__(self, name: str, size: int, data: MemberReader) -> tuple[bytes | None, Any]:
         algorithm = "sha512" if name.startswith("blobs/sha512/") else "sha256"
-        # --fast hashes only; but a legacy layer file (<id>/layer.tar, <diff_id>.tar) is read
-        # as a layer: its one claim, the diff_id, is on its uncompressed bytes.
-        legacy_layer = name.endswith(".tar")
+        # --fast hashes only; but a file a legacy save's manifest.json may name as a layer
+        # (<id>/layer.tar, <diff_id>.tar, crane's <hex>.tar.gz: anything outside blobs/ that
+        # is not JSON) is read as a layer: its one claim, the diff_id, is on its uncompressed
+        # bytes. A layer named by digest (under blobs/) is checked by that digest.
+        legacy_layer = not name.startswith("blobs/") and not name.endswith(".json")
         layer = name not in _ROOT_FILES and (legacy_layer or not self._opts.hash_only)
         if size == 0 and (algorithm, layer, b"") in self._seen:  # no bytes to read or hash
             return self._seen[(algorithm, layer, b"")]

@@ -319,3 +319,62 @@ def test_artifact_type_does_not_turn_off_the_platform_check(tmp_path: Path) -> N
     index["manifests"][0]["platform"] = {"os": "linux", "architecture": "arm64"}
     w.files["index.json"] = cj(index)
     assert _verify(w, tmp_path, "--strict") == (1, {"platform_mismatch"})
+
+
+def _symlinked_tar(files: dict[str, bytes], link: str, target: str) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tf:
+        for name, data in sorted(files.items()):
+            info = tarfile.TarInfo(name)
+            if name == link:
+                info.type, info.linkname = tarfile.SYMTYPE, target
+                tf.addfile(info)
+                continue
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_a_stream_member_hashed_by_another_algorithm_is_never_ok(fast: bool) -> None:
+    """blobs/sha256/<layer> is a link to blobs/sha512/<x> holding other bytes of that size."""
+    w = oci([Image(T)])
+    layer = w.layer_names[1]
+    other = bytes(len(w.files[layer]))
+    w.files["blobs/sha512/" + "ab" * 64] = other
+    archive = _symlinked_tar(w.files, layer, "../sha512/" + "ab" * 64)
+    args = ["verify", "--format", "json", *(["--fast"] if fast else []), "-"]
+    run = run_cli(*args, stdin=archive)
+    assert run.code == 1, run.out
+
+
+@pytest.mark.parametrize("name", ["{h}.tar.gz", "{h}/layer", "layer.tar.gz"])
+def test_fast_reads_crane_style_legacy_layers_from_a_stream(name: str) -> None:
+    """go-containerregistry's tarball.Write names gzip layers <hex>.tar.gz: --fast must still
+    hold them to their diff_id, from a stream as from a directory."""
+    w = legacy([Image(T)], encode=gz)
+    entries = json.loads(w.files["manifest.json"])
+    renamed = []
+    for i, old in enumerate(entries[0]["Layers"]):
+        new = name.format(h=f"{i:064x}") if "{h}" in name else f"{i}/{name}"
+        w.files[new] = w.files.pop(old)
+        renamed.append(new)
+    entries[0]["Layers"] = renamed
+    w.files[renamed[1]] = gz(layer_tar({"b": b"3"}))  # not what the config's diff_id says
+    w.files["manifest.json"] = cj(entries)
+    run = run_cli("verify", "--fast", "--format", "json", "-", stdin=to_tar(w))
+    assert run.code == 1 and "diff_id_mismatch" in {p["kind"] for p in run.json()["problems"]}
+
+
+def test_a_tarball_of_a_million_members_is_refused_in_one_line(tmp_path: Path) -> None:
+    from .test_bounds_support import run_rss
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tf:
+        empty = tarfile.TarInfo("x")
+        for n in range(250_000):
+            empty.name = f"junk/{n}"
+            tf.addfile(empty)
+    (tmp_path / "many.tar.gz").write_bytes(gz(buf.getvalue()))
+    code, rss = run_rss("verify", str(tmp_path / "many.tar.gz"))
+    assert code == 2 and rss < 96

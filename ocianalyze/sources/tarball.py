@@ -26,7 +26,10 @@ from .outer_tar import Member, OuterTarError, OuterTarReader, normalise
 KEEP_JSON = MAX_METADATA_BYTES
 KEEP_TOTAL = 48 << 20
 MAX_LINKS = 16
-MAX_MEMBERS = 1 << 20  # members of one archive: an index, not a list of every block
+# Members of one archive, and bytes of their names: every member is indexed (about 300
+# bytes each), so these bound memory. A real export holds a few files per blob.
+MAX_MEMBERS = 200_000
+MAX_NAME_BYTES = 32 << 20
 
 
 class MemberReader(Protocol):
@@ -85,6 +88,7 @@ class _Members:
         self.where = where
         self.members: dict[str, Member] = {}
         self.duplicates: list[str] = []  # regular files the archive holds more than once
+        self._name_bytes = 0
 
     def add(self, member: Member) -> str | None:
         """Index ``member``; its normalised name, or None when it is not indexed. A hardlink
@@ -101,8 +105,14 @@ class _Members:
                 self.members.pop(name, None)
                 return None
             member = found[1]
-        if len(self.members) >= MAX_MEMBERS and name not in self.members:
-            raise NotAnExport(self.where, f"more than {MAX_MEMBERS} members in the archive")
+        if name not in self.members:
+            self._name_bytes += len(name)
+            if len(self.members) >= MAX_MEMBERS or self._name_bytes > MAX_NAME_BYTES:
+                raise NotAnExport(
+                    self.where,
+                    f"more than {MAX_MEMBERS} members or {MAX_NAME_BYTES >> 20} MiB of member "
+                    "names: not an image export this tool reads",
+                )
         if member.is_file and name in self.members and self.members[name].is_file:
             self.duplicates.append(name)
         self.members[name] = member
