@@ -202,12 +202,18 @@ def _observed(export: Export, desc: Descriptor, where: str) -> list[Problem]:
     return [] if seen is None else blob_problems(desc, seen.digest, seen.size, where)
 
 
+def location(export: Export, desc: Descriptor) -> str:
+    """The storage name of the blob ``desc`` names: its own (a legacy layer file), or the
+    name the export's layout gives its digest."""
+    return desc.location or export.locations.get(desc.digest, desc.digest.blob_path)
+
+
 def _present(export: Export, desc: Descriptor) -> bool:
     """True when the export holds the blob, or when the file system would not say (the scan,
     or ``_unreachable``, reports why)."""
     if desc.digest in export.observed:
         return True
-    name = export.locations.get(desc.digest, desc.digest.blob_path)
+    name = location(export, desc)
     try:
         return export.storage.size(name) is not None
     except OciError:
@@ -219,7 +225,7 @@ def _stat_size(export: Export, desc: Descriptor, where: str) -> list[Problem]:
     the words of the verifier's read, so the two reports are one)."""
     if desc.digest in export.observed:
         return []
-    name = export.locations.get(desc.digest, desc.digest.blob_path)
+    name = location(export, desc)
     try:
         size = export.storage.size(name)
     except OciError:
@@ -232,7 +238,7 @@ def _unreachable(export: Export, desc: Descriptor) -> list[Problem]:
     The same words as the verifier's scan of it, so the two reports are one."""
     if desc.digest in export.observed:
         return []
-    name = export.locations.get(desc.digest, desc.digest.blob_path)
+    name = location(export, desc)
     try:
         export.storage.size(name)
     except UnsafePath as exc:

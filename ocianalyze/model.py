@@ -70,6 +70,9 @@ class Descriptor:
     compression_declared: bool = True
     foreign: Descriptor | None = None
     data: bytes | None = None  # the embedded content (``data``, base64), when given
+    # The storage name of the blob when the format names blobs by path (a legacy save's
+    # layer files): two layers with one diff_id may be two files, each checked.
+    location: str | None = None
 
     def annotation(self, key: str) -> str | None:
         return next((v for k, v in self.annotations if k == key), None)

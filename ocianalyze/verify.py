@@ -175,14 +175,17 @@ def inspect(export: Export) -> Export:
 # --- planning and scanning ---------------------------------------------------------------------
 
 
-def plan(export: Export, images: tuple[Image, ...], fast: bool) -> dict[Digest, Read]:
+Job = tuple[Digest, str]  # a blob and the storage name it is read from
+
+
+def plan(export: Export, images: tuple[Image, ...], fast: bool) -> dict[Job, Read]:
     """Every blob to read once, and how. Decided from descriptors alone: a known layer media
     type, or a layer named by its diff_id, is read as a layer; an unknown media type in a
     runnable image is sniffed; anything else is hashed. ``fast`` hashes only, but for a layer
     named by its diff_id (legacy save), whose one claim needs it read as a layer. Metadata
     blobs were read (and recorded) while loading. A layer named by a digest we cannot hash is
     still read as a layer: its size, diff_id and tar are checked all the same."""
-    jobs: dict[Digest, Read] = {}
+    jobs: dict[Job, Read] = {}
     rank = {Read.HASH: 0, Read.SNIFF: 1, Read.LAYER: 2}
     for image in images:
         for desc in (image.config_descriptor, *image.layers):
@@ -196,8 +199,9 @@ def plan(export: Export, images: tuple[Image, ...], fast: bool) -> dict[Digest, 
                 how = _layer_read(image, desc)
             if not desc.digest.hashable and how is Read.HASH:
                 continue  # nothing to check: unverifiable_digest says so
-            if desc.digest not in jobs or rank[how] > rank[jobs[desc.digest]]:
-                jobs[desc.digest] = how
+            job = (desc.digest, checks.location(export, desc))
+            if job not in jobs or rank[how] > rank[jobs[job]]:
+                jobs[job] = how
     return jobs
 
 
@@ -221,35 +225,46 @@ def verify(
     layers = sum(1 for how in jobs.values() if how is not Read.HASH)
     opts = dataclasses.replace(opts, scan=dataclasses.replace(opts.scan, split=opts.jobs > layers))
     scans: dict[Digest, BlobScan] = {}
+    located: dict[Job, BlobScan] = {}
 
-    def run(item: tuple[Digest, Read]) -> tuple[Digest, BlobScan | None, Problem | None]:
+    def run(item: tuple[Job, Read]) -> tuple[Job, BlobScan | None, Problem | None]:
         return _scan_job(export, item, opts, progress)
 
-    for digest, result, problem in _map(run, _largest_first(chosen, jobs), opts.jobs):
+    for job, result, problem in _map(run, _largest_first(chosen, jobs), opts.jobs):
         if result is not None:
-            scans[digest] = result
+            located[job] = result
+            if job[1] == checks.location(export, _bare(job[0])) or job[0] not in scans:
+                scans[job[0]] = result
         if problem is not None:
             problems.append(problem)
     for image in chosen:
-        problems += _scan_rules(image, scans, jobs, opts.fast)
+        problems += _scan_rules(export, image, located, jobs)
     return Verification(export, scans, tuple(checks.dedupe(problems)), _unreferenced(export))
 
 
+def _bare(digest: Digest) -> Descriptor:
+    """A descriptor naming only ``digest``: where the layout keeps that digest."""
+    return Descriptor("", digest, 0)
+
+
 def _scan_rules(
-    image: Image, scans: dict[Digest, BlobScan], jobs: dict[Digest, Read], fast: bool
+    export: Export, image: Image, located: dict[Job, BlobScan], jobs: dict[Job, Read]
 ) -> list[Problem]:
+    """The rules on what each of the image's blobs, read from its own storage name, holds."""
     where = image.name
     out: list[Problem] = []
-    config = scans.get(image.config_descriptor.digest)
+    config_job = (image.config_descriptor.digest, checks.location(export, image.config_descriptor))
+    config = located.get(config_job)
     if config is not None:
         out += checks.scanned_blob_problems(image.config_descriptor, config, where)
     diff_ids = image.config.diff_ids if image.config else ()
     for i, desc in enumerate(image.layers):
-        result = scans.get(desc.digest)
+        job = (desc.digest, checks.location(export, desc))
+        result = located.get(job)
         if result is None:
             continue
         out += checks.scanned_blob_problems(desc, result, where)
-        how = jobs.get(desc.digest)
+        how = jobs.get(job)
         diff_id = diff_ids[i] if i < len(diff_ids) else None
         if _read_as_layer(how, result):
             out += checks.layer_problems(desc, result, diff_id, where)
@@ -269,14 +284,14 @@ def _read_as_layer(how: Read | None, result: BlobScan) -> bool:
 
 
 def _scan_job(
-    export: Export, item: tuple[Digest, Read], opts: Options, progress: Callable[[int], None] | None
-) -> tuple[Digest, BlobScan | None, Problem | None]:
+    export: Export, item: tuple[Job, Read], opts: Options, progress: Callable[[int], None] | None
+) -> tuple[Job, BlobScan | None, Problem | None]:
     """Scan one blob; a failure to read it becomes a problem, never an exception."""
-    digest, how = item
-    name = export.locations.get(digest, digest.blob_path)
+    job, how = item
+    digest, name = job
     where = f"{export.path}: {name}"
     try:
-        return digest, _scan_one(export, name, digest, how, opts, progress), None
+        return job, _scan_one(export, name, digest, how, opts, progress), None
     except UnsafePath as exc:
         problem = Problem(Kind.BLOB_OUTSIDE_EXPORT, str(digest), exc.where, exc.problem)
     except Unreadable as exc:
@@ -285,7 +300,7 @@ def _scan_job(
         problem = Problem(Kind.BAD_METADATA, str(digest), exc.where, exc.problem)
     except OSError as exc:
         problem = Problem(Kind.UNREADABLE_BLOB, str(digest), where, exc.strerror or str(exc))
-    return digest, None, problem
+    return job, None, problem
 
 
 def _scan_one(
@@ -314,11 +329,9 @@ def _scan_one(
         return scan(stream, algorithm, layer=_WALKER_MODE[how], opts=opts.scan)
 
 
-def _largest_first(
-    images: tuple[Image, ...], jobs: dict[Digest, Read]
-) -> list[tuple[Digest, Read]]:
+def _largest_first(images: tuple[Image, ...], jobs: dict[Job, Read]) -> list[tuple[Job, Read]]:
     sizes = {d.digest: d.size for img in images for d in img.layers}
-    return sorted(jobs.items(), key=lambda kv: -sizes.get(kv[0], 0))
+    return sorted(jobs.items(), key=lambda kv: -sizes.get(kv[0][0], 0))
 
 
 def _unreferenced(export: Export) -> tuple[str, ...]:
@@ -326,7 +339,8 @@ def _unreferenced(export: Export) -> tuple[str, ...]:
     ``json`` and ``VERSION`` files are part of the format, not strays."""
     if not export.streamed:
         return ()
-    named = {export.storage.canonical(n) for n in export.locations.values()}
+    located = (d.location for i in export.model.images for d in i.layers if d.location)
+    named = {export.storage.canonical(n) for n in (*export.locations.values(), *located)}
     named |= set(export.metadata_names)
     return tuple(
         sorted(
@@ -338,10 +352,10 @@ def _unreferenced(export: Export) -> tuple[str, ...]:
 
 
 def _map(
-    fn: Callable[[tuple[Digest, Read]], tuple[Digest, BlobScan | None, Problem | None]],
-    items: list[tuple[Digest, Read]],
+    fn: Callable[[tuple[Job, Read]], tuple[Job, BlobScan | None, Problem | None]],
+    items: list[tuple[Job, Read]],
     jobs: int,
-) -> Iterator[tuple[Digest, BlobScan | None, Problem | None]]:
+) -> Iterator[tuple[Job, BlobScan | None, Problem | None]]:
     """``map(fn, items)`` on ``jobs`` threads, results in order. Not concurrent.futures: it
     and the logging it imports cost 3 ms of every start, for a dozen lines."""
     if jobs <= 1 or len(items) <= 1:

@@ -378,3 +378,20 @@ def test_a_tarball_of_a_million_members_is_refused_in_one_line(tmp_path: Path) -
     (tmp_path / "many.tar.gz").write_bytes(gz(buf.getvalue()))
     code, rss = run_rss("verify", str(tmp_path / "many.tar.gz"))
     assert code == 2 and rss < 96
+
+
+@pytest.mark.parametrize("path", ["dir", "stdin"])
+def test_every_legacy_layer_file_is_read_even_when_diff_ids_repeat(
+    path: str, tmp_path: Path
+) -> None:
+    """Repeated empty layers share a diff_id; each of their files is still held to it."""
+    empty = layer_tar({})
+    w = legacy([Image([empty, layer_tar({"a": b"1"}), empty])])
+    w.files[w.layer_names[0]] = layer_tar({"evil": b"x"})  # what docker load applies first
+    if path == "dir":
+        code, kinds = _verify(w, tmp_path)
+    else:
+        run = run_cli("verify", "--format", "json", "-", stdin=to_tar(w))
+        code, kinds = run.code, {p["kind"] for p in run.json()["problems"]}
+        assert run.json()["unreferenced"] == []
+    assert code == 1 and kinds == {"diff_id_mismatch"}

@@ -168,8 +168,9 @@ def _layers(
             digest_is_diff_id=named is None,
             compression_declared=False,
             foreign=foreign,
+            location=path,
         )
-        loader.locations[desc.digest] = path
+        loader.locations.setdefault(desc.digest, path)
         out.append(desc)
     return tuple(out)
 
