@@ -44,4 +44,6 @@ def printable(text: str) -> str:
     The result holds no control character at all (tab and newline included), so it can
     neither start a new line nor move the cursor. Pure ASCII text without backslashes is
     returned unchanged."""
+    if text.isascii() and text.isprintable() and "\\" not in text:  # the common case, in C
+        return text
     return _UNSAFE.sub(_escape, text)

@@ -32,9 +32,14 @@ _BATCH = 1024  # entries per chunk: few writes, little memory
 _DAY = 86400
 
 
+@functools.lru_cache(maxsize=1024)  # a listing holds few distinct (type, mode) pairs
+def _filemode(kind: str, mode: int) -> str:
+    text = stat.filemode(_TYPE_BITS.get(kind, 0) | (mode & 0o7777))
+    return "h" + text[1:] if kind == "hardlink" else text
+
+
 def _mode(e: TarEntry) -> str:
-    text = stat.filemode(_TYPE_BITS.get(e.type, 0) | (e.mode & 0o7777))
-    return "h" + text[1:] if e.type == "hardlink" else text
+    return _filemode(e.type, e.mode)
 
 
 def seconds(mtime: float) -> int | None:
@@ -72,9 +77,15 @@ def when(mtime: float) -> str:
 
 
 def _line(e: TarEntry) -> str:
-    target = printable(e.linkname)
-    link = {"symlink": f" -> {target}", "hardlink": f" link to {target}"}.get(e.type, "")
-    return f"{_mode(e)} {e.uid}/{e.gid} {e.size:>10} {when(e.mtime)} {printable(e.name)}{link}\n"
+    kind = e.type
+    if kind == "symlink":
+        link = f" -> {printable(e.linkname)}"
+    elif kind == "hardlink":
+        link = f" link to {printable(e.linkname)}"
+    else:
+        link = ""
+    mode = _filemode(kind, e.mode)
+    return f"{mode} {e.uid}/{e.gid} {e.size:>10} {when(e.mtime)} {printable(e.name)}{link}\n"
 
 
 def files_text_chunks(entries: Iterable[TarEntry]) -> Iterator[str]:
