@@ -36,7 +36,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scale import DEPTH, FANOUT, FILES, LEVELS, build_scale
+from scale import DEPTH, FANOUT, FILES, LEVELS, MEMBERS, TOO_MANY, build_scale
 
 VERSION = "v1"  # bump when the built data changes: the cache is keyed by it
 MB = 1_000_000
@@ -45,7 +45,7 @@ PARTS = 4  # layers of the multi-layer image, MB/5 of files each
 RSS_TARGET_MIB = 64
 
 OCI = [sys.executable, "-m", "ocianalyze", "verify", "--quiet"]
-SCALE_GROUPS = ("million", "deep", "fanout")
+SCALE_GROUPS = ("million", "deep", "fanout", "members")
 SCALE_TIMEOUT = 60.0  # seconds: a run past it is killed and shown as ERROR, the rest goes on
 GZIP_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 ZSTD_LAYER = "application/vnd.oci.image.layer.v1.tar+zstd"
@@ -424,12 +424,14 @@ def scale_groups(scale: Path, root: Path) -> list[Group]:
                 "json",
                 scale / "million",
             ),
+            oci_cmd("oci-m-text", f"files, {n}", "files", scale / "million"),
             shell_contender("tar-m", f"tar -tzvf, {n}", f"tar -tzvf {layer}", "tar"),
         ],
         [
             Comparison(f"{n}: verify vs tar -tzvf", "oci-m-verify", "tar-m", None, per),
             Comparison(f"{n}: report vs tar -tzvf", "oci-m-report", "tar-m", None, per),
             Comparison(f"{n}: files --format json vs tar -tzvf", "oci-m-files", "tar-m", None, per),
+            Comparison(f"{n}: files vs tar -tzvf", "oci-m-text", "tar-m", None, per),
         ],
     )
     deep, shallow = scale / "deep", scale / "shallow"
@@ -467,7 +469,47 @@ def scale_groups(scale: Path, root: Path) -> list[Group]:
             for cmd in ("inspect", "verify")
         ],
     )
-    return [million, deep_group, fanout]
+    return [million, deep_group, fanout, members_group(scale)]
+
+
+def members_group(scale: Path) -> Group:
+    """A tarball export with many members: seekable, from a gzip stream on standard input, and
+    past the member limit (refused: the row passes when the exit status is 2)."""
+    members = scale / "members"
+    python = shlex.quote(sys.executable)
+    stream = shlex.quote(str(members / "stream.tar.gz"))
+    too_many = shlex.quote(str(members / "toomany.tar.gz"))
+    n = f"{MEMBERS:,} members"
+    return Group(
+        "members",
+        [
+            oci_cmd(
+                "oci-mem-seek", f"verify, {n}, seekable tar", "verify", members / "seek.tar", rss=96
+            ),
+            _scale_shell(
+                "oci-mem-stream",
+                f"verify -, {n}, gzip on stdin",
+                f"exec {python} -m ocianalyze verify - < {stream}",
+            ),
+            _scale_shell(
+                "oci-mem-refused",
+                f"verify, {TOO_MANY:,} members (refused)",
+                f"{python} -m ocianalyze verify {too_many} 2>/dev/null; test $? -eq 2",
+            ),
+            oci("oci-mem-flat", "verify, the export alone", scale / "flat"),
+        ],
+        [
+            Comparison(f"{n}, seekable vs the export alone", "oci-mem-seek", "oci-mem-flat", None),
+            Comparison(f"{n}, stream vs the export alone", "oci-mem-stream", "oci-mem-flat", None),
+        ],
+    )
+
+
+def _scale_shell(key: str, label: str, script: str) -> Contender:
+    """An ocianalyze run through a shell line (a redirection, an exit status test)."""
+    return Contender(
+        key, label, bash(script), ocianalyze=True, rss_target_mib=96, timeout=SCALE_TIMEOUT
+    )
 
 
 def layer_group(
@@ -854,7 +896,7 @@ def main() -> int:
     ap.add_argument(
         "--only",
         metavar="GROUPS",
-        help="comma list of gzip,zstd,jobs,fast,startup,million,deep,fanout",
+        help="comma list of gzip,zstd,jobs,fast,startup,million,deep,fanout,members",
     )
     ap.add_argument("--build-only", action="store_true", help="build the cached images and stop")
     ap.add_argument("--build-scale", action="store_true", help=argparse.SUPPRESS)

@@ -8,6 +8,9 @@
   the 4 files one level deep: the ratio is what depth alone costs.
 - `fanout/`: index.json -> 7 levels of nested indexes, each listing the next one 8 times
   (8^7 = 2,097,152 paths to one manifest); `flat/` holds the same image listed once.
+- `members/`: the `flat/` export as a tarball with 190,000 empty members beside it, seekable
+  (`seek.tar`) and compressed whole (`stream.tar.gz`, read from standard input); and with
+  1,000,000 (`toomany.tar.gz`), past the member limit, which must be refused quickly.
 
 Built with the standard library only (never ocianalyze code), once, in
 ~/.cache/ocianalyze-bench/scale-<SCALE_VERSION>/, like the main data.
@@ -25,7 +28,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-SCALE_VERSION = "v1"
+SCALE_VERSION = "v2"
 FILES = 1_000_000
 PER_DIR = 1_000
 DEPTH = 500_000
@@ -162,12 +165,39 @@ def _build_fanout(out: Path, levels: int) -> None:
     layout.index(child, "fan")
 
 
+MEMBERS, TOO_MANY = 190_000, 1_000_000
+
+
+def _export_tar(export: Path, extra: int) -> Iterator[bytes]:
+    """The files of ``export`` as tar members, then ``extra`` empty members, then the end."""
+    for path in sorted(p for p in export.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        yield _header(str(path.relative_to(export)), size=len(data)) + _block(data)
+    for n in range(extra):
+        yield _header(f"junk/{n}")
+    yield END
+
+
+def _build_members(out: Path) -> None:
+    out.mkdir(parents=True)
+    flat = out.parent / "flat"
+    with (out / "seek.tar").open("wb") as f:
+        f.writelines(_export_tar(flat, MEMBERS))
+    for name, count in (("stream.tar.gz", MEMBERS), ("toomany.tar.gz", TOO_MANY)):
+        comp = zlib.compressobj(1, zlib.DEFLATED, 31)
+        with (out / name).open("wb") as f:
+            for piece in _export_tar(flat, count):
+                f.write(comp.compress(piece))
+            f.write(comp.flush())
+
+
 BUILDERS: dict[str, Callable[[Path], None]] = {
     "million": _build_million,
     "deep": lambda out: _build_deep(out, DEPTH),
     "shallow": lambda out: _build_deep(out, 1),
     "fanout": lambda out: _build_fanout(out, LEVELS),
     "flat": lambda out: _build_fanout(out, 0),
+    "members": _build_members,  # after "flat": it packs that export
 }
 
 
