@@ -233,18 +233,14 @@ def verify(
     for job, result, problem in _map(run, _largest_first(chosen, jobs), opts.jobs):
         if result is not None:
             located[job] = result
-            if job[1] == checks.location(export, _bare(job[0])) or job[0] not in scans:
+            primary = export.locations.get(job[0], job[0].blob_path)
+            if job[1] == primary or job[0] not in scans:  # the layout's copy of the digest
                 scans[job[0]] = result
         if problem is not None:
             problems.append(problem)
     for image in chosen:
         problems += _scan_rules(export, image, located, jobs)
     return Verification(export, scans, tuple(checks.dedupe(problems)), _unreferenced(export))
-
-
-def _bare(digest: Digest) -> Descriptor:
-    """A descriptor naming only ``digest``: where the layout keeps that digest."""
-    return Descriptor("", digest, 0)
 
 
 def _scan_rules(

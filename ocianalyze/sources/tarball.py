@@ -189,7 +189,7 @@ class _TarBase:
         found = self._index.resolve(name)
         return found[0] if found else None
 
-    def open(self, name: str) -> BinaryIO:
+    def open(self, name: str) -> BinaryIO:  # each storage reads its own way
         raise NotImplementedError
 
     def open_sized(self, name: str) -> tuple[BinaryIO, int] | None:
@@ -286,8 +286,3 @@ class StreamStorage(_TarBase):
         if content is None:
             raise BadManifest(f"{self.where}: {name}", "a stream cannot be read twice")
         return io.BytesIO(content)
-
-    def result(self, name: str) -> Any:
-        """What the sink returned for the member ``name`` names (links followed), or None."""
-        found = self._index.resolve(name)
-        return self.results.get(found[0]) if found else None
