@@ -26,6 +26,7 @@ from .errors import Kind, OciError, Problem, Severity, Unreadable, UnsafePath
 from .model import Descriptor, Image, ManifestKind
 from .sources import open_export as _open_source
 from .sources.base import Export
+from .sources.detect import ROOT_NAMES
 from .sources.tarball import KEEP_JSON, MemberReader, json_like
 from .walker import BlobScan, ScanOptions, scan
 
@@ -88,7 +89,7 @@ class _Counting:
 SPLIT_MIN = 4 << 20  # bytes: stream members smaller than this are scanned on one thread
 SMALL_MEMBER = 64 << 10  # bytes: members up to this size are read whole, scans shared by content
 _SEEN_MAX = 4096  # small-member scans remembered
-_ROOT_FILES = frozenset({"index.json", "manifest.json", "oci-layout", "repositories", "version"})
+_ROOT_FILES = frozenset(ROOT_NAMES)
 
 
 class MemberScanner:

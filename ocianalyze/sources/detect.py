@@ -14,7 +14,7 @@ from ..mediatypes import Compression
 from .base import Export, Storage
 from .dirstorage import DirStorage
 from .layouts import LAYOUTS
-from .outer_tar import BLOCK
+from .outer_tar import is_header
 from .tarball import MemberSink, StreamStorage, TarStorage, keep_metadata
 
 HEAD = 1024
@@ -36,20 +36,6 @@ class _Prefixed:
             out, self._head = self._head[:n], self._head[n:]
             return out
         return self._rest.read(n)
-
-
-def _looks_like_tar(head: bytes) -> bool:
-    """A first block with a valid tar header checksum (the outer archive, not a layer)."""
-    if len(head) < BLOCK or not any(head[:BLOCK]):
-        return False
-    block = head[:BLOCK]
-    try:
-        stored = int(block[148:156].split(b"\0", 1)[0].strip() or b"-1", 8)
-    except ValueError:
-        return False
-    unsigned = sum(block[:148]) + 256 + sum(block[156:])
-    signed = sum((b - 256 if b > 127 else b) for b in block[:148] + block[156:]) + 256
-    return stored in (unsigned, signed)
 
 
 def _not_tar(where: str, head: bytes) -> NotAnExport:
@@ -99,7 +85,7 @@ def open_export(
             if sniff(head) is not Compression.NONE:
                 f.seek(0)
                 return _from_stream(f, head, path, sink)
-        if not _looks_like_tar(head):
+        if not is_header(head):
             raise _not_tar(path, head)
         storage = TarStorage(path, path)
     except OSError as exc:
@@ -112,7 +98,7 @@ def _from_stream(raw: Readable, head: bytes, where: str, sink: MemberSink) -> Ex
         raise NotAnExport(where, "empty input")
     compression = sniff(head)
     stream = raw if compression is Compression.NONE else DecompressingReader(raw, compression)
-    if compression is Compression.NONE and not _looks_like_tar(head):
+    if compression is Compression.NONE and not is_header(head):
         raise _not_tar(where, head)
     try:
         storage = StreamStorage(stream, where, sink)

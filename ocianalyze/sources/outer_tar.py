@@ -233,6 +233,18 @@ class _Header:
 _OCTAL: dict[bytes, int] = {}  # fields seen: sizes and checksums repeat across members
 
 
+def is_header(block: bytes) -> bool:
+    """True when ``block`` (the first 512 bytes of a file) is a tar header: not all zeros,
+    with a valid checksum."""
+    if len(block) < BLOCK or not any(block[:BLOCK]):
+        return False
+    try:
+        _Header(block[:BLOCK])
+    except OuterTarError:
+        return False
+    return True
+
+
 def _octal(field: bytes, what: str) -> int:
     known = _OCTAL.get(field)
     if known is not None:
