@@ -179,12 +179,15 @@ def rules(flags: Mapping[str, Any], rules_file: str | None, cwd: Path) -> Rules:
     merged = dict(doc)
     merged.update({k: v for k, v in flags.items() if v not in (None, [], ())})
 
-    def where(key: str) -> str:
-        return f"--{key}" if key in flags and flags[key] not in (None, [], ()) else f"{path}"
-
     out: dict[str, Any] = {}
     for key, value in merged.items():
-        out[key.replace("-", "_")] = _PARSE[key](value, where(key))
+        if key in flags and flags[key] not in (None, [], ()):
+            out[key.replace("-", "_")] = _PARSE[key](value, f"--{key}")
+            continue
+        try:
+            out[key.replace("-", "_")] = _PARSE[key](value, "--rules")
+        except RulesError as exc:
+            raise RulesError("--rules", f"{path}: {key}: {exc}") from None
     return Rules(**out)
 
 
