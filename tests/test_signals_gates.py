@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import io
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -173,3 +175,22 @@ def test_max_size_syntax() -> None:
     rule = parse_max_size("linux/arm64/v8:disk=1KiB")
     assert (rule.platform, rule.measure.value, rule.limit) == ("linux/arm64/v8", "disk", 1024)
     assert parse_max_size("*=5").measure.value == "stored"
+
+
+def _imported(*args: str, cwd: Path) -> set[str]:
+    """Every module a run imports, from ``python -X importtime``'s lines on stderr."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "ocianalyze", *args],
+        capture_output=True, cwd=cwd, check=False, timeout=120,
+    )  # fmt: skip
+    lines = proc.stderr.decode().splitlines()
+    return {line.rsplit("|", 1)[-1].strip() for line in lines if line.startswith("import time:")}
+
+
+def test_plain_verify_imports_no_toml_nor_xml_nor_sarif(tmp_path: Path) -> None:
+    sample = str(SAMPLES / "oci-layout")
+    plain = _imported("verify", sample, cwd=tmp_path)
+    assert "ocianalyze.gates" in plain  # the check of the import list itself
+    assert not {"tomllib._parser", "xml.etree.ElementTree", "ocianalyze.report.sarif"} & plain
+    (tmp_path / ".ocianalyze.toml").write_text("min-efficiency = 0\n")
+    assert "tomllib._parser" in _imported("verify", sample, cwd=tmp_path)
