@@ -153,7 +153,8 @@ class Report:
 
     ``verified`` tells a verification (every blob read: ``images`` carry scans and totals)
     from a metadata-only look (`inspect`). ``ok`` is the verdict: for a verification, no error
-    (with ``strict``, no problem at all); for metadata, no error among ``problems``.
+    (with ``strict``, no warning either; a notice never fails); for metadata, no error among
+    ``problems``.
     ``blobs_read`` counts the blobs read in full; ``top`` bounds every list of largest items.
     """
 
@@ -194,7 +195,7 @@ def summarize(v: Verification, top: int = DEFAULT_TOP, strict: bool = False) -> 
         problems=problems,
         images=tuple(analyses),
         verified=True,
-        ok=not any(strict or p.severity is Severity.ERROR for p in problems),
+        ok=not any(p.fails(strict) for p in problems),
         strict=strict,
         blobs_read=len(v.scans),
         top=top,

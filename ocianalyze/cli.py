@@ -14,7 +14,8 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from typing import Annotated, Any, NoReturn
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -26,7 +27,7 @@ except ImportError:  # pragma: no cover - older typer, on click itself
 from . import __version__
 from .analysis import Report, describe, summarize
 from .errors import OciError, Unreadable
-from .report import INSPECT, REPORT, VERIFY, Format, ReportFormat
+from .report import INSPECT, REPORT, VERIFY, Format, ReportFormat, VerifyFormat
 from .report.escape import printable
 from .sources import Export, open_export
 from .verify import Options, Verification, verify
@@ -34,9 +35,12 @@ from .verify import inspect as inspect_export
 from .verify import open_export as open_for_verify
 from .walker import DEFAULT_MAX_UNCOMPRESSED, ScanOptions
 
+if TYPE_CHECKING:
+    from .gates import Rules
+
 EXIT_OK, EXIT_FAILED, EXIT_UNREADABLE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
-__all__ = ["Format", "ReportFormat", "app", "main"]
+__all__ = ["Format", "ReportFormat", "VerifyFormat", "app", "main"]
 
 app = typer.Typer(
     add_completion=False,
@@ -280,26 +284,80 @@ def inspect(
             raise typer.Exit(EXIT_FAILED)
 
 
-def _conclude(summary: Report) -> None:
-    if not summary.ok:
+def _conclude(summary: Report, rules: "Rules | None" = None) -> None:
+    """Exit 1 when the verdict fails or a gate does (one line on stderr per failed rule)."""
+    from .gates import check
+
+    failed = check(rules, summary) if rules is not None else []
+    for line in failed:
+        _say("gate", line)
+    if failed or not summary.ok:
         raise typer.Exit(EXIT_FAILED)
+
+
+# CI gates (ocianalyze.gates): flags of verify and report, or keys of a TOML rules file.
+FailOnOpt = Annotated[
+    list[str] | None,
+    typer.Option("--fail-on", metavar="KIND[,KIND...]", help="Fail when these kinds are found."),
+]
+MinEffOpt = Annotated[
+    float | None, typer.Option("--min-efficiency", metavar="0..1", help="Lowest image efficiency.")
+]
+WastedOpt = Annotated[
+    str | None, typer.Option("--max-wasted-bytes", metavar="SIZE", help="Most wasted bytes.")
+]
+WastedPctOpt = Annotated[
+    float | None,
+    typer.Option("--max-wasted-percent", metavar="PCT", help="Most wasted % of uncompressed."),
+]
+MaxSizeOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--max-size", metavar="PLATFORM[:stored|uncompressed|disk]=SIZE", help="Largest image."
+    ),
+]
+RulesOpt = Annotated[
+    str | None, typer.Option("--rules", metavar="FILE", help="TOML rules [.ocianalyze.toml].")
+]
+
+
+def _rules(ctx: typer.Context, rules_file: str | None, **flags: object) -> "Rules":
+    """The gates from the flags over the rules file; a bad rule is a usage error (exit 2)."""
+    from .gates import RulesError, rules
+
+    try:
+        return rules({k.replace("_", "-"): v for k, v in flags.items()}, rules_file, Path.cwd())
+    except RulesError as exc:
+        message = " ".join(str(exc).split())  # one line, whatever the TOML parser said
+        raise typer.BadParameter(message, ctx=ctx, param_hint=exc.option) from None
 
 
 @app.command("verify")
 def verify_cmd(
+    ctx: typer.Context,
     path: PathArg,
-    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.TEXT,
+    fmt: Annotated[VerifyFormat, typer.Option("--format", "-f")] = VerifyFormat.TEXT,
     jobs: JobsOpt = 0,
     fast: FastOpt = False,
     strict: StrictOpt = False,
     quiet: QuietOpt = False,
     limit: LimitOpt = DEFAULT_MAX_UNCOMPRESSED,
+    fail_on: FailOnOpt = None,
+    min_efficiency: MinEffOpt = None,
+    max_wasted_bytes: WastedOpt = None,
+    max_wasted_percent: WastedPctOpt = None,
+    max_size: MaxSizeOpt = None,
+    rules_file: RulesOpt = None,
 ) -> None:
     """Check every blob once: digests, sizes, compression, diff_ids, tar structure."""
+    gates = _rules(ctx, rules_file, fail_on=fail_on, min_efficiency=min_efficiency,
+                   max_wasted_bytes=max_wasted_bytes, max_wasted_percent=max_wasted_percent,
+                   max_size=max_size)  # fmt: skip
     with _guard(path):
-        summary = summarize(_verify(path, jobs, fast, quiet, limit), strict=strict)
+        v = _verify(path, jobs, fast, quiet, limit, entries=gates.needs_merge())
+        summary = summarize(v, strict=strict)
         _emit(VERIFY[fmt](summary))
-        _conclude(summary)
+        _conclude(summary, gates)
 
 
 TopOpt = Annotated[int, typer.Option("--top", min=0, help="Largest files and wasters shown.")]
@@ -307,6 +365,7 @@ TopOpt = Annotated[int, typer.Option("--top", min=0, help="Largest files and was
 
 @app.command()
 def report(
+    ctx: typer.Context,
     path: PathArg,
     fmt: Annotated[ReportFormat, typer.Option("--format", "-f")] = ReportFormat.TEXT,
     jobs: JobsOpt = 0,
@@ -314,13 +373,22 @@ def report(
     quiet: QuietOpt = False,
     limit: LimitOpt = DEFAULT_MAX_UNCOMPRESSED,
     top: TopOpt = 10,
+    fail_on: FailOnOpt = None,
+    min_efficiency: MinEffOpt = None,
+    max_wasted_bytes: WastedOpt = None,
+    max_wasted_percent: WastedPctOpt = None,
+    max_size: MaxSizeOpt = None,
+    rules_file: RulesOpt = None,
 ) -> None:
     """Verify, then show every image: layer sizes (stored, uncompressed, on disk) and waste."""
+    gates = _rules(ctx, rules_file, fail_on=fail_on, min_efficiency=min_efficiency,
+                   max_wasted_bytes=max_wasted_bytes, max_wasted_percent=max_wasted_percent,
+                   max_size=max_size)  # fmt: skip
     with _guard(path):
         v = _verify(path, jobs, False, quiet, limit, entries=True)
         summary = summarize(v, top=top, strict=strict)
         _emit(REPORT[fmt](summary))
-        _conclude(summary)
+        _conclude(summary, gates)
 
 
 @app.command()

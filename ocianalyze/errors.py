@@ -8,6 +8,8 @@ goes on. Only the CLI turns either into an exit code.
 from __future__ import annotations
 
 import enum
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -87,31 +89,66 @@ class Kind(str, enum.Enum):
 
 
 class Severity(str, enum.Enum):
+    """How much a problem matters; the value is the JSON name (and SARIF's level, but ``note``).
+
+    - ``error``: the export is not what it claims (a blob that does not hash, a missing or
+      unreadable one, metadata Docker or containerd would refuse to load). `verify` fails.
+    - ``warning``: something that can hurt when the image is unpacked or run (unsafe paths,
+      escaping links, device nodes, a media type that lies, a partial export). `verify
+      --strict` fails.
+    - ``notice``: a fact a reviewer may want that is normal in healthy images (setuid
+      binaries, case collisions in man pages). Never fails a run but through ``--fail-on``.
+    """
+
     ERROR = "error"
     WARNING = "warning"
+    NOTICE = "notice"
 
 
-# Kinds that do not make `verify` fail (unless --strict): the export is still what it claims.
-WARNING_KINDS = frozenset(
-    {
-        Kind.MEDIA_TYPE_MISMATCH,
-        Kind.UNKNOWN_MEDIA_TYPE,
-        Kind.MISSING_END_OF_ARCHIVE,
-        Kind.HISTORY_MISMATCH,
-        Kind.UNSAFE_PATH,
-        Kind.LINK_ESCAPE,
-        Kind.DEVICE_NODE,
-        Kind.SETUID,
-        Kind.DUPLICATE_ENTRY,
-        Kind.CASE_COLLISION,
-        Kind.FOREIGN_LAYER_ABSENT,
-        Kind.PLATFORM_ABSENT,
-        Kind.UNVERIFIABLE_DIGEST,
-        Kind.INDEX_DISAGREEMENT,
-        Kind.BAD_HARDLINK,
-        Kind.PLATFORM_MISMATCH,
-    }
-)
+_E, _W, _N = Severity.ERROR, Severity.WARNING, Severity.NOTICE
+
+# Every kind's severity, decided from what Docker (moby's image/tarexport and pkg/archive) and
+# containerd (its content store, images/archive importer and archive.Apply) do with it. The
+# README's kinds table gives the same reasons; tests/test_signals_severity.py holds them equal.
+SEVERITY: dict[Kind, Severity] = {
+    Kind.DIGEST_MISMATCH: _E,  # content store and docker load refuse the blob
+    Kind.SIZE_MISMATCH: _E,  # containerd's content writer refuses an unexpected size
+    Kind.MISSING_BLOB: _E,  # nothing to load: the image cannot be unpacked
+    Kind.CORRUPT_COMPRESSION: _E,  # the decompressor fails while unpacking
+    Kind.TRUNCATED: _E,  # unpacking fails with unexpected EOF
+    Kind.TRAILING_DATA: _E,  # Go's gzip reader fails on bytes after the stream
+    Kind.NOT_A_TAR: _E,  # archive/tar refuses the layer
+    Kind.DIFF_ID_MISMATCH: _E,  # docker load and containerd's unpacker refuse it
+    Kind.MEDIA_TYPE_MISMATCH: _W,  # runtimes sniff and accept; scanners trusting it are lied to
+    Kind.UNKNOWN_MEDIA_TYPE: _W,  # containerd refuses to unpack a layer type it does not know
+    Kind.UNVERIFIABLE_DIGEST: _W,  # go-digest refuses the algorithm: the blob stays unchecked
+    Kind.BAD_METADATA: _E,  # docker load and containerd's importer refuse the document
+    Kind.MISSING_END_OF_ARCHIVE: _N,  # Go's tar reader accepts it: unpacks the same
+    Kind.DIFF_ID_COUNT: _E,  # both refuse an image whose layers and diff_ids disagree
+    Kind.HISTORY_MISMATCH: _N,  # never read to unpack or run; only `docker history` misaligns
+    Kind.LIMIT_EXCEEDED: _E,  # the layer was not read to its end: not verified
+    Kind.UNSAFE_PATH: _W,  # pkg/archive refuses it, other extractors may write outside
+    Kind.LINK_ESCAPE: _W,  # followed by any tool that extracts without a root jail
+    Kind.DEVICE_NODE: _W,  # created by mknod when unpacking as root: a host device in a layer
+    Kind.SETUID: _N,  # kept on unpack: passwd, su, mount... in every distribution base
+    Kind.DUPLICATE_ENTRY: _W,  # the last copy wins on unpack: a scanner reading the first is fooled
+    Kind.CASE_COLLISION: _N,  # unpacks apart on Linux; merges only on case-insensitive storage
+    Kind.BLOB_OUTSIDE_EXPORT: _E,  # never read: the export does not hold the blob
+    Kind.FOREIGN_LAYER_ABSENT: _W,  # fetched from its URL on load: impossible offline
+    Kind.PLATFORM_ABSENT: _W,  # a partial export: pulling that platform fails
+    Kind.UNREADABLE_BLOB: _E,  # the blob cannot be loaded
+    Kind.UNSUPPORTED_COMPRESSION: _E,  # the blob cannot be verified
+    Kind.INDEX_DISAGREEMENT: _W,  # docker load reads manifest.json, containerd index.json
+    Kind.BAD_HARDLINK: _W,  # unpacking fails on that image
+    Kind.PLATFORM_MISMATCH: _W,  # runtimes pick by the index and run what the config says
+}
+
+# The kinds that fail `verify` only with --strict (kept for callers of the old name).
+WARNING_KINDS = frozenset(k for k, s in SEVERITY.items() if s is Severity.WARNING)
+
+# How safety.py words a finding that stands for several, after the layer's digest: "and 6 more
+# like it", "3 more names differ only by case (...)", "2 more names appear more than once".
+_MORE = re.compile(r"(?:^|: )(?:and )?(\d+) more (?:like it$|names )")
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,9 +162,38 @@ class Problem:
 
     @property
     def severity(self) -> Severity:
-        return Severity.WARNING if self.kind in WARNING_KINDS else Severity.ERROR
+        """From ``SEVERITY``; a kind missing there is an error (fail closed)."""
+        return SEVERITY.get(self.kind, Severity.ERROR)
+
+    @property
+    def count(self) -> int:
+        """How many findings this problem stands for: 1, or N for a summary of N more."""
+        more = _MORE.search(self.message)
+        return int(more.group(1)) if more else 1
+
+    def fails(self, strict: bool = False) -> bool:
+        """Whether this problem fails a run: an error always, a warning with ``strict``, a
+        notice never (only a ``--fail-on`` gate names it)."""
+        return self.severity is Severity.ERROR or (strict and self.severity is Severity.WARNING)
 
     def line(self) -> str:
-        tag = "warning" if self.severity is Severity.WARNING else "error"
+        """``<severity>: <kind>: <image>: <message>`` (the image part when there is one)."""
         where = f"{self.path}: " if self.path else ""
-        return f"{tag}: {self.kind.value}: {where}{self.message}"
+        return f"{self.severity.value}: {self.kind.value}: {where}{self.message}"
+
+
+def tally(problems: Iterable[Problem]) -> dict[Severity, int]:
+    """Findings per severity (every severity present, zero included), each problem weighing
+    its ``count``."""
+    counts = dict.fromkeys(Severity, 0)
+    for p in problems:
+        counts[p.severity] += p.count
+    return counts
+
+
+def tally_kinds(problems: Iterable[Problem]) -> dict[Kind, int]:
+    """Findings per kind, in the order the kinds first appear."""
+    counts: dict[Kind, int] = {}
+    for p in problems:
+        counts[p.kind] = counts.get(p.kind, 0) + p.count
+    return counts

@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # only attributes are read: the layering keeps report/ off th
 @dataclass(frozen=True, slots=True)
 class PlatformFootprint:
     platform: str
-    images: tuple[str, ...]
+    images: tuple[str, ...]  # names; EXPORT:NAME when two exports name different images alike
     size: int  # distinct layer blobs, compressed
     uncompressed_size: int  # distinct diff_ids
     disk_bytes: int
@@ -77,15 +77,17 @@ def footprint(results: list[Verification]) -> Footprint:
     names: dict[str, dict[Digest, str]] = defaultdict(dict)
     blobs: dict[Digest, int] = {}
     others: dict[Digest, OtherManifest] = {}
+    clashing = _clashing_names(results)
     for v in results:
         for image in v.export.model.images:
             _blobs(image, blobs)
+            name = f"{v.export.path}:{image.name}" if image.name in clashing else image.name
             if image.kind is not ManifestKind.IMAGE:
                 size = image.config_descriptor.size + sum(d.size for d in image.layers)
-                others[_identity(image)] = OtherManifest(image.kind.value, image.name, size)
+                others[_identity(image)] = OtherManifest(image.kind.value, name, size)
                 continue
             key = str(image.platform) if image.platform else "unknown"
-            names[key].setdefault(_identity(image), image.name)
+            names[key].setdefault(_identity(image), name)
             for f in layer_facts(image, v.scans):
                 diff = f.diff_id or f.descriptor.digest
                 users[diff].add(_identity(image))
@@ -122,6 +124,19 @@ def footprint(results: list[Verification]) -> Footprint:
         sum(x.uncompressed for x in distinct.values()),
         sum(x.disk for x in distinct.values()),
     )
+
+
+def _clashing_names(results: list[Verification]) -> set[str]:
+    """Names that two exports give to different images: those are shown as ``EXPORT:NAME``
+    (the export's path as given, as skopeo's ``docker-archive:PATH:REF`` names an image)."""
+    seen: dict[str, tuple[int, Digest]] = {}
+    clashing: set[str] = set()
+    for i, v in enumerate(results):
+        for image in v.export.model.images:
+            first = seen.setdefault(image.name, (i, _identity(image)))
+            if first[0] != i and first[1] != _identity(image):
+                clashing.add(image.name)
+    return clashing
 
 
 def _blobs(image: Image, blobs: dict[Digest, int]) -> None:

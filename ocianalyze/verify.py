@@ -64,7 +64,7 @@ class Verification:
     unreferenced: tuple[str, ...] = ()
 
     def ok(self, strict: bool = False) -> bool:
-        return not any(strict or p.severity is Severity.ERROR for p in self.problems)
+        return not any(p.fails(strict) for p in self.problems)
 
     def verified(self) -> set[Digest]:
         """Blobs read in full whose every check passed (a digest we cannot hash never is)."""

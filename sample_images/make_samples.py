@@ -643,6 +643,38 @@ def sample_partial() -> Files:
     return layout_files(blobs, [ref(index, "partial")])
 
 
+def debootstrap_entries() -> list[Entry]:
+    """A Debian minbase root as debootstrap leaves it: the setuid/setgid helpers of
+    login, passwd and mount, and a man page pair whose names differ only by case."""
+    rng = random.Random("debootstrap/base")
+    setuid = ["chfn", "chsh", "gpasswd", "mount", "newgrp", "passwd", "su", "umount"]
+    setgid = ["usr/bin/chage", "usr/bin/expiry", "usr/sbin/unix_chkpwd"]
+    dirs = ["bin", "dev", "etc", "root", "tmp", "usr", "usr/bin", "usr/lib", "usr/sbin",
+            "usr/share", "usr/share/man", "usr/share/man/man1", "var", "var/lib",
+            "var/lib/dpkg"]  # fmt: skip
+    files = [
+        reg("etc/debian_version", b"12.5\n"),
+        reg("etc/os-release", b'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\n'),
+        reg("etc/passwd", b"root:x:0:0:root:/root:/bin/bash\n"),
+        reg("usr/bin/bash", noise(rng, 6000), 0o755),
+        reg("usr/share/man/man1/Mail.1.gz", noise(rng, 700)),
+        reg("usr/share/man/man1/mail.1.gz", noise(rng, 650)),
+        reg("var/lib/dpkg/status", text(rng, 5000)),
+        symlink("bin/sh", "../usr/bin/bash"),
+    ]
+    files += [reg(f"usr/bin/{name}", noise(rng, 900), 0o4755) for name in setuid]
+    files += [reg(name, noise(rng, 800), 0o2755) for name in setgid]
+    return [directory(d) for d in dirs] + files
+
+
+def sample_debootstrap() -> Files:
+    """One linux/amd64 image of one gzip layer, as docker.io/library/debian is built."""
+    blobs = Blobs()
+    layer = make_layer(debootstrap_entries(), OCI_LAYER_GZIP)
+    manifest = put_image(blobs, AMD64, [layer])
+    return layout_files(blobs, [ref(manifest, "bookworm")])
+
+
 # ---------------------------------------------------------------- output
 
 SAMPLES: dict[str, Callable[[], Files | bytes]] = {
@@ -656,6 +688,7 @@ SAMPLES: dict[str, Callable[[], Files | bytes]] = {
     "attestations": sample_attestations,
     "windows-foreign": sample_windows_foreign,
     "partial": sample_partial,
+    "debootstrap": sample_debootstrap,
 }
 
 

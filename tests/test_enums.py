@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ocianalyze.cli import ReportFormat
-from ocianalyze.errors import WARNING_KINDS, Kind
+from ocianalyze.errors import SEVERITY, Kind
 from ocianalyze.mediatypes import Compression
 from ocianalyze.sources import ExportFormat
 
@@ -20,7 +20,7 @@ def test_every_problem_kind_is_documented_with_its_severity() -> None:
             (line for line in README.splitlines() if line.startswith(f"| `{kind.value}` |")), None
         )
         assert row is not None, f"{kind.value} missing from the README's problem table"
-        severity = "warning" if kind in WARNING_KINDS else "error"
+        severity = SEVERITY[kind].value
         assert f"| {severity} |" in row, row
 
 

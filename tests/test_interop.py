@@ -545,9 +545,9 @@ def test_inspect(export: Export, built: Built) -> None:
         ]
 
 
-def expected_warnings(truth: ImageTruth) -> list[tuple[str, str, str]]:
+def expected_notices(truth: ImageTruth) -> list[tuple[str, str, str]]:
     return [
-        ("missing_end_of_archive", "warning", lt.digest)
+        ("missing_end_of_archive", "notice", lt.digest)
         for lt in truth.layers
         if lt.ending == "entry_boundary"
     ]
@@ -557,17 +557,19 @@ def test_verify(export: Export) -> None:
     result = ocianalyze("verify", target=export.path, stdin=export.stdin)
     assert result.code == 0, result.out + result.err
     printed = result.out + result.err
-    for kind, _, digest in expected_warnings(export.truth):
-        assert f"{kind}: " in printed
-        assert digest in printed
-    assert "error:" not in printed
+    notices = expected_notices(export.truth)
+    if notices:  # notices are summed up in one line; `report` names each layer
+        assert f"notices: missing_end_of_archive \u00d7{len(notices)} (see report)\n" in printed
+    assert "error:" not in printed and "warning:" not in printed
 
 
-def test_verify_strict_fails_on_the_umoci_warning(built: Built) -> None:
+def test_verify_strict_passes_on_the_umoci_notice(built: Built) -> None:
+    """A layer without its end-of-archive blocks unpacks as Go reads it: a notice, which
+    --strict does not fail on."""
     export = built.exports["umoci-oci-layout"]
-    assert expected_warnings(export.truth), "umoci wrote no layer without an end marker"
+    assert expected_notices(export.truth), "umoci wrote no layer without an end marker"
     result = ocianalyze("verify", "--strict", target=export.path)
-    assert result.code == 1, result.err
+    assert result.code == 0, result.err
 
 
 def test_report(export: Export) -> None:
@@ -578,7 +580,7 @@ def test_report(export: Export) -> None:
     assert doc["ok"] is True
     assert doc["source"]["format"] == export.format
     problems = sorted((p["kind"], p["severity"], p["digest"]) for p in doc["problems"])
-    assert problems == sorted(expected_warnings(truth))
+    assert problems == sorted(expected_notices(truth))
     [image] = doc["images"]
     assert image["config_digest"] == truth.config_digest
     assert len(image["layers"]) == len(truth.layers)

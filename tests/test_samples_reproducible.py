@@ -40,6 +40,7 @@ COMPRESSORS: dict[str, frozenset[str]] = {
     "attestations": frozenset({"gzip"}),
     "windows-foreign": frozenset({"gzip"}),
     "partial": frozenset({"gzip"}),
+    "debootstrap": frozenset({"gzip"}),
 }
 # Fingerprints of the compressors (same settings as make_samples.py) that made the samples.
 CANARY_INPUT = b"".join(
@@ -57,6 +58,7 @@ LAYOUT_DIRS = (
     "attestations",
     "windows-foreign",
     "partial",
+    "debootstrap",
 )
 LAYOUT_TARS = ("docker-25.tar", "oci-archive.tar")
 INDEX_TYPES = {

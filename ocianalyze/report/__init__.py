@@ -24,12 +24,23 @@ class Format(str, enum.Enum):
     JSON = "json"
 
 
+class VerifyFormat(str, enum.Enum):
+    """The formats of `verify`: SARIF for code scanning, JUnit for CI test reports."""
+
+    TEXT = "text"
+    JSON = "json"
+    SARIF = "sarif"
+    JUNIT = "junit"
+
+
 class ReportFormat(str, enum.Enum):
     """The formats of `report`."""
 
     TEXT = "text"
     JSON = "json"
     MARKDOWN = "markdown"
+    SARIF = "sarif"
+    JUNIT = "junit"
 
 
 def _inspect_text(r: Report) -> str:
@@ -62,10 +73,29 @@ def _markdown(r: Report) -> str:
     return render(r)
 
 
+def _sarif(r: Report) -> str:
+    from .sarif import render
+
+    return render(r)
+
+
+def _junit(r: Report) -> str:
+    from .junit import render
+
+    return render(r)
+
+
 INSPECT: dict[Format, Renderer] = {Format.TEXT: _inspect_text, Format.JSON: _json}
-VERIFY: dict[Format, Renderer] = {Format.TEXT: _verify_text, Format.JSON: _json}
+VERIFY: dict[VerifyFormat, Renderer] = {
+    VerifyFormat.TEXT: _verify_text,
+    VerifyFormat.JSON: _json,
+    VerifyFormat.SARIF: _sarif,
+    VerifyFormat.JUNIT: _junit,
+}
 REPORT: dict[ReportFormat, Renderer] = {
     ReportFormat.TEXT: _report_text,
     ReportFormat.JSON: _json,
     ReportFormat.MARKDOWN: _markdown,
+    ReportFormat.SARIF: _sarif,
+    ReportFormat.JUNIT: _junit,
 }

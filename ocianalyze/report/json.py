@@ -11,7 +11,7 @@ import math
 from typing import Any
 
 from ..analysis import ImageAnalysis, LayerFacts, Report
-from ..errors import Problem
+from ..errors import Problem, tally
 from ..merge import MergeResult
 from ..model import ExportModel, Image
 
@@ -41,6 +41,7 @@ def _problem(p: Problem) -> dict[str, Any]:
     return {
         "kind": p.kind.value,
         "severity": p.severity.value,
+        "count": p.count,
         "digest": p.digest,
         "path": p.path,
         "message": p.message,
@@ -71,6 +72,7 @@ def inspect_doc(r: Report) -> dict[str, Any]:
         "images": [_image(img) for img in r.model.images],
         "absent": _absent(r.model),
         "problems": [_problem(p) for p in r.problems],
+        "counts": {s.value: n for s, n in tally(r.problems).items()},
     }
 
 

@@ -6,6 +6,7 @@ Every string that comes from the export goes through ``printable``: no line can 
 from __future__ import annotations
 
 from ..analysis import ImageAnalysis, Report
+from ..errors import Severity, tally, tally_kinds
 from ..merge import MergeResult
 from ..model import Image
 from .escape import printable
@@ -52,13 +53,32 @@ def inspect_text(r: Report) -> str:
 
 
 def verify_text(r: Report) -> str:
-    """`verify`: one line per problem, then the verdict with the number of blobs read."""
-    lines = [printable(p.line()) for p in r.problems]
-    verdict = "OK" if r.ok else "FAILED"
-    lines.append(
-        f"{printable(r.path)}: {verdict}: {r.blobs_read} blobs read, {len(r.problems)} problem(s)"
-    )
+    """`verify`: one line per error and warning, one summary line for the notices (`report`
+    lists them), then the verdict counting the findings of each severity in words."""
+    lines = [printable(p.line()) for p in r.problems if p.severity is not Severity.NOTICE]
+    notices = tally_kinds(p for p in r.problems if p.severity is Severity.NOTICE)
+    if notices:
+        kinds = ", ".join(f"{k.value} \u00d7{n}" for k, n in notices.items())
+        lines.append(f"notices: {kinds} (see report)")
+    lines.append(f"{printable(r.path)}: {closing(r)}")
     return "\n".join(lines) + "\n"
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def closing(r: Report) -> str:
+    """``OK: 2 blobs verified; 0 errors, 0 warnings, 12 notices`` (``FAILED: 2 blobs read;
+    ...`` when the verdict fails): findings counted as ``errors.tally`` counts them."""
+    blobs = _count(r.blobs_read, "blob")
+    head = f"OK: {blobs} verified" if r.ok else f"FAILED: {blobs} read"
+    return f"{head}; {_counts(r)}"
+
+
+def _counts(r: Report) -> str:
+    counts = tally(r.problems)
+    return ", ".join(_count(counts[s], s.value) for s in Severity)
 
 
 _ROW = "  {:>2}  {:<19}  {:<5}  {:>9}  {:>12}  {:>7}  {:>9}  {:<2}"
@@ -129,5 +149,6 @@ def report_text(r: Report) -> str:
             lines += _waste(a.merge)
         lines.append("")
     lines += [printable(p.line()) for p in r.problems]
-    lines.append("verified: all blobs match" if r.ok else "FAILED: see problems above")
+    verdict = "verified: all blobs match" if r.ok else "FAILED: see problems above"
+    lines.append(f"{verdict}; {_counts(r)}")
     return "\n".join(lines) + "\n"

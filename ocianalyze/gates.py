@@ -1,0 +1,276 @@
+"""CI gates: rules a run must meet besides verifying, as dive's CI mode has them.
+
+A rule comes from a flag of `verify` or `report` or from a TOML rules file (``--rules FILE``,
+or ``.ocianalyze.toml`` in the working directory), whose keys are the flag names without the
+dashes (``min-efficiency = 0.9``); a flag given on the command line replaces the file's value.
+
+- ``fail-on``: kinds (any severity) that fail the run when found, ``KIND[,KIND...]``.
+- ``min-efficiency``: each image's efficiency (``1 - wasted / file bytes of every layer``,
+  as `report` computes it) must be at least this, a number from 0 to 1.
+- ``max-wasted-bytes``: each image's wasted bytes must be at most this ``SIZE``.
+- ``max-wasted-percent``: each image's wasted bytes, as a percentage of its uncompressed size
+  (the bytes of its layer tars), must be at most this number (``10`` is 10%).
+- ``max-size``: ``PLATFORM[:MEASURE]=SIZE``, repeatable: each image of that platform (``*``:
+  every platform; ``linux/arm64`` also names ``linux/arm64/v8``) must be at most SIZE, where
+  MEASURE is ``stored`` (compressed layer bytes, the default), ``uncompressed`` or ``disk``
+  (the on-disk estimate of `report`).
+
+``SIZE`` is a whole number of bytes with an optional unit: ``kB``, ``MB``, ``GB`` (powers of
+1000) or ``KiB``, ``MiB``, ``GiB`` (powers of 1024), e.g. ``120MiB``. Only images (not
+attestations, signatures or artifacts) are measured; an image whose layers could not all be
+read has no waste figures and is left to the verification's own verdict.
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import Kind
+
+if TYPE_CHECKING:
+    from .analysis import ImageAnalysis, Report
+
+DEFAULT_FILE = ".ocianalyze.toml"
+_UNITS = {"": 1, "B": 1, "kB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+          "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}  # fmt: skip
+_SIZE = re.compile(r"\s*(\d+)\s*([A-Za-z]*)\s*")
+_KINDS = {k.value: k for k in Kind}
+
+
+class RulesError(ValueError):
+    """A rule cannot be read: a bad value, an unknown key, a rules file that is not TOML.
+    ``option`` names the flag (or ``--rules``) it came from."""
+
+    def __init__(self, option: str, problem: str) -> None:
+        super().__init__(problem)
+        self.option = option
+
+
+class Measure(str, enum.Enum):
+    """What ``max-size`` measures: the image's totals as `report` gives them."""
+
+    STORED = "stored"
+    UNCOMPRESSED = "uncompressed"
+    DISK = "disk"
+
+
+@dataclass(frozen=True, slots=True)
+class SizeLimit:
+    platform: str  # "*" or os[/arch[/variant]]
+    measure: Measure
+    limit: int  # bytes
+    text: str  # as the user wrote it, to name the rule
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """The gates of one run; ``None`` or empty: that rule is not set."""
+
+    fail_on: tuple[Kind, ...] = ()
+    min_efficiency: float | None = None
+    max_wasted_bytes: int | None = None
+    max_wasted_percent: float | None = None
+    max_size: tuple[SizeLimit, ...] = ()
+
+    def needs_merge(self) -> bool:
+        """Whether a rule needs the waste analysis (so `verify` must keep the entries)."""
+        waste = (self.min_efficiency, self.max_wasted_bytes, self.max_wasted_percent)
+        return any(v is not None for v in waste)
+
+
+# --- parsing -------------------------------------------------------------------------------
+
+
+def parse_size(text: str, option: str) -> int:
+    """``"120MiB"`` -> 125829120; a bare number is bytes. Raises RulesError."""
+    m = _SIZE.fullmatch(text)
+    if not m or m.group(2) not in _UNITS:
+        raise RulesError(option, f"{text!r} is no size (a number of bytes, or e.g. 120MiB, 50MB)")
+    return int(m.group(1)) * _UNITS[m.group(2)]
+
+
+def parse_fail_on(values: Iterable[str], option: str = "--fail-on") -> tuple[Kind, ...]:
+    """Kinds from ``KIND[,KIND...]`` items, first-seen order, no repeats. Raises RulesError."""
+    kinds: dict[Kind, None] = {}
+    for value in values:
+        for name in filter(None, (n.strip() for n in value.split(","))):
+            if name not in _KINDS:
+                raise RulesError(option, f"{name!r} is no problem kind (see the README's table)")
+            kinds[_KINDS[name]] = None
+    return tuple(kinds)
+
+
+def parse_max_size(text: str, option: str = "--max-size") -> SizeLimit:
+    """``PLATFORM[:MEASURE]=SIZE``, e.g. ``linux/amd64:disk=120MiB``. Raises RulesError."""
+    target, sep, size = text.partition("=")
+    platform, _, measure = target.strip().partition(":")
+    if not sep or not platform:
+        raise RulesError(option, f"{text!r} is not PLATFORM[:MEASURE]=SIZE")
+    if measure and measure not in {m.value for m in Measure}:
+        raise RulesError(option, f"{measure!r} is not one of stored, uncompressed, disk")
+    return SizeLimit(platform, Measure(measure or "stored"), parse_size(size, option), text)
+
+
+def _number(value: object, option: str, low: float, high: float | None = None) -> float:
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise RulesError(option, f"{value!r} is not a number") from None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RulesError(option, f"{value!r} is not a number")
+    if not low <= value <= (high if high is not None else float("inf")):
+        bound = f"from {low:g} to {high:g}" if high is not None else f"at least {low:g}"
+        raise RulesError(option, f"{value!r} is out of range ({bound})")
+    return float(value)
+
+
+def _strings(value: object, option: str) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise RulesError(option, "expected a string or an array of strings")
+
+
+def _toml() -> Any:
+    """tomllib (Python 3.11+), else tomli (its backport), imported only to read a file."""
+    for name in ("tomllib", "tomli"):
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    raise RulesError("--rules", "reading a rules file needs Python 3.11+ or the tomli package")
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    """The rules file as a dict of known keys. Raises RulesError (unreadable, not TOML,
+    an unknown key): one line naming the file."""
+    toml = _toml()
+    try:
+        doc: dict[str, Any] = toml.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise RulesError("--rules", f"{path}: {reason}") from None
+    except toml.TOMLDecodeError as exc:
+        raise RulesError("--rules", f"{path}: not TOML: {exc}") from None
+    unknown = sorted(set(doc) - set(KEYS))
+    if unknown:
+        known = ", ".join(KEYS)
+        raise RulesError("--rules", f"{path}: unknown key {unknown[0]!r} (known: {known})")
+    return doc
+
+
+KEYS = ("fail-on", "min-efficiency", "max-wasted-bytes", "max-wasted-percent", "max-size")
+
+
+def rules(flags: Mapping[str, Any], rules_file: str | None, cwd: Path) -> Rules:
+    """The run's rules: the file's (``rules_file``, else ``cwd/.ocianalyze.toml`` when it
+    exists), each replaced by its flag when ``flags[key]`` is not None/empty. Flags are keyed
+    by the file's key names. Raises RulesError."""
+    path = Path(rules_file) if rules_file is not None else cwd / DEFAULT_FILE
+    doc = read_file(path) if rules_file is not None or path.is_file() else {}
+    merged = dict(doc)
+    merged.update({k: v for k, v in flags.items() if v not in (None, [], ())})
+
+    out: dict[str, Any] = {}
+    for key, value in merged.items():
+        if key in flags and flags[key] not in (None, [], ()):
+            out[key.replace("-", "_")] = _PARSE[key](value, f"--{key}")
+            continue
+        try:
+            out[key.replace("-", "_")] = _PARSE[key](value, "--rules")
+        except RulesError as exc:
+            raise RulesError("--rules", f"{path}: {key}: {exc}") from None
+    return Rules(**out)
+
+
+def _wasted_bytes(value: object, option: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return int(_number(value, option, 0))
+    if isinstance(value, str):
+        return parse_size(value, option)
+    raise RulesError(option, f"{value!r} is no size")
+
+
+_PARSE: dict[str, Any] = {
+    "fail-on": lambda v, o: parse_fail_on(_strings(v, o), o),
+    "min-efficiency": lambda v, o: _number(v, o, 0, 1),
+    "max-wasted-bytes": _wasted_bytes,
+    "max-wasted-percent": lambda v, o: _number(v, o, 0),
+    "max-size": lambda v, o: tuple(parse_max_size(t, o) for t in _strings(v, o)),
+}
+
+
+# --- checking ------------------------------------------------------------------------------
+
+
+def check(r: Rules, report: Report) -> list[str]:
+    """One line per failed rule: ``<rule>: limit <limit>, value <value>[ (<image>)]``, in the
+    order the rules are documented. An empty list: every gate passed."""
+    failed = _fail_on(r, report)
+    for a in _images(report):
+        failed += _waste(r, a)
+    for a in _images(report, measured=False):
+        failed += _sizes(r, a)
+    return failed
+
+
+def _fail_on(r: Rules, report: Report) -> list[str]:
+    found: dict[Kind, int] = {}
+    for p in report.problems:
+        if p.kind in r.fail_on:
+            found[p.kind] = found.get(p.kind, 0) + p.count
+    return [f"fail-on {k.value}: limit 0, value {found[k]}" for k in r.fail_on if k in found]
+
+
+def _images(report: Report, measured: bool = True) -> list[ImageAnalysis]:
+    from .model import ManifestKind
+
+    return [
+        a
+        for a in report.images
+        if a.image.kind is ManifestKind.IMAGE and (a.merge is not None or not measured)
+    ]
+
+
+def _waste(r: Rules, a: ImageAnalysis) -> list[str]:
+    m = a.merge
+    assert m is not None  # _images(measured=True) keeps only merged images
+    name = a.image.name
+    out = []
+    if r.min_efficiency is not None and m.efficiency < r.min_efficiency:
+        out.append(f"min-efficiency: limit {r.min_efficiency:g}, value {round(m.efficiency, 6)}")
+    if r.max_wasted_bytes is not None and m.wasted_bytes > r.max_wasted_bytes:
+        out.append(f"max-wasted-bytes: limit {r.max_wasted_bytes}, value {m.wasted_bytes}")
+    size = a.totals.uncompressed_size
+    percent = 100 * m.wasted_bytes / size if size else 0.0
+    if r.max_wasted_percent is not None and percent > r.max_wasted_percent:
+        out.append(f"max-wasted-percent: limit {r.max_wasted_percent:g}, value {round(percent, 4)}")
+    return [f"{line} (image {name})" for line in out]
+
+
+def _matches(rule: str, platform: str) -> bool:
+    if rule == "*":
+        return True
+    want, have = rule.split("/"), platform.split("/")
+    return have[: len(want)] == want
+
+
+def _sizes(r: Rules, a: ImageAnalysis) -> list[str]:
+    platform = str(a.image.platform) if a.image.platform else "unknown"
+    t = a.totals
+    values = {Measure.STORED: t.size, Measure.UNCOMPRESSED: t.uncompressed_size,
+              Measure.DISK: t.disk_bytes}  # fmt: skip
+    return [
+        f"max-size {s.platform}:{s.measure.value}: limit {s.limit}, value "
+        f"{values[s.measure]} (image {a.image.name}, {platform})"
+        for s in r.max_size
+        if _matches(s.platform, platform) and values[s.measure] > s.limit
+    ]

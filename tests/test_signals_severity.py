@@ -1,0 +1,125 @@
+"""Three severities: each kind's as documented, the verdict they give, how verify prints them."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from ocianalyze.errors import SEVERITY, Kind, Problem, Severity
+
+from .builders import build_layout, tar_bytes
+from .conftest import SAMPLES, run_cli
+
+# The decision, written out once more by hand: a change of severity must change this table.
+EXPECTED = {
+    "digest_mismatch": "error", "size_mismatch": "error", "missing_blob": "error",
+    "corrupt_compression": "error", "truncated": "error", "trailing_data": "error",
+    "not_a_tar": "error", "diff_id_mismatch": "error", "diff_id_count_mismatch": "error",
+    "bad_metadata": "error", "limit_exceeded": "error", "blob_outside_export": "error",
+    "unreadable_blob": "error", "unsupported_compression": "error",
+    "media_type_mismatch": "warning", "unknown_media_type": "warning",
+    "unverifiable_digest": "warning", "unsafe_path": "warning", "link_escape": "warning",
+    "device_node": "warning", "duplicate_entry": "warning", "foreign_layer_absent": "warning",
+    "platform_absent": "warning", "index_disagreement": "warning",
+    "platform_mismatch": "warning", "bad_hardlink": "warning",
+    "missing_end_of_archive": "notice", "history_mismatch": "notice",
+    "setuid_setgid": "notice", "case_collision": "notice",
+}  # fmt: skip
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+
+
+def test_every_kind_has_the_documented_severity() -> None:
+    assert set(SEVERITY) == set(Kind)
+    assert {k.value: s.value for k, s in SEVERITY.items()} == EXPECTED
+    for kind in Kind:
+        problem = Problem(kind, None, "img", "m")
+        assert problem.severity.value == EXPECTED[kind.value]
+        assert problem.line() == f"{EXPECTED[kind.value]}: {kind.value}: img: m"
+        row = next(r for r in README.splitlines() if r.startswith(f"| `{kind.value}` |"))
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[1] == EXPECTED[kind.value] and len(cells) == 4 and cells[3], row
+
+
+@pytest.mark.parametrize(
+    ("severity", "plain", "strict"),
+    [("error", True, True), ("warning", False, True), ("notice", False, False)],
+)
+def test_what_fails_a_run(severity: str, plain: bool, strict: bool) -> None:
+    kind = next(k for k, s in SEVERITY.items() if s is Severity(severity))
+    problem = Problem(kind, None, "", "m")
+    assert (problem.fails(), problem.fails(strict=True)) == (plain, strict)
+
+
+@pytest.mark.parametrize(
+    ("message", "count"),
+    [
+        ("sha256:ab: and 6 more like it", 6),
+        ("and 12 more like it", 12),
+        ("sha256:ab: 3 more names differ only by case (past the first 16384 entries)", 3),
+        ("sha256:ab: setuid/setgid file 'and 6 more like it' (mode 4755)", 1),
+        ("sha256:ab: 'x' differs from another name only by case", 1),
+    ],
+)
+def test_a_summary_problem_counts_its_findings(message: str, count: int) -> None:
+    assert Problem(Kind.SETUID, None, "", message).count == count
+
+
+DEBOOTSTRAP = SAMPLES / "debootstrap"
+
+
+def test_debootstrap_sample_prints_no_warning_and_one_notice_line() -> None:
+    run = run_cli("verify", str(DEBOOTSTRAP))
+    assert (run.code, run.err) == (0, "")
+    assert run.out == (
+        "notices: setuid_setgid \u00d711, case_collision \u00d71 (see report)\n"
+        f"{DEBOOTSTRAP}: OK: 1 blob verified; 0 errors, 0 warnings, 12 notices\n"
+    )
+    assert run_cli("verify", "--strict", str(DEBOOTSTRAP)).code == 0
+
+
+def test_debootstrap_sample_json_and_report_list_every_notice() -> None:
+    doc = run_cli("verify", "--format", "json", str(DEBOOTSTRAP)).json()
+    assert doc["counts"] == {"error": 0, "warning": 0, "notice": 12}
+    assert doc["ok"] is True
+    kinds = [(p["kind"], p["severity"], p["count"]) for p in doc["problems"]]
+    # At most five findings of a kind are named per layer; the sixth problem counts the rest.
+    assert sorted(kinds) == sorted(
+        [("setuid_setgid", "notice", 1)] * 5
+        + [("setuid_setgid", "notice", 6), ("case_collision", "notice", 1)]
+    )
+    report = run_cli("report", str(DEBOOTSTRAP))
+    assert report.code == 0
+    notices = [line for line in report.out.splitlines() if line.startswith("notice: ")]
+    assert len(notices) == 7
+    assert "notice: setuid_setgid: bookworm: " in notices[0]
+    assert report.out.endswith("verified: all blobs match; 0 errors, 0 warnings, 12 notices\n")
+
+
+def _setuid(name: str) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.mode = 0o4755
+    return info
+
+
+def test_warnings_one_per_line_notices_summed_strict_fails_on_the_warning(tmp_path: Path) -> None:
+    bad = tarfile.TarInfo("../evil")
+    tar = tar_bytes([bad, *(_setuid(f"bin/s{i}") for i in range(7))])
+    layer = gzip.compress(tar, mtime=0)
+    build_layout(tmp_path / "l", [layer])
+    digest = "sha256:" + hashlib.sha256(layer).hexdigest()
+    run = run_cli("verify", str(tmp_path / "l"))
+    assert run.code == 0
+    assert run.out == (
+        f"warning: unsafe_path: test: {digest}: '..' in path '../evil'\n"
+        "notices: setuid_setgid \u00d77 (see report)\n"
+        f"{tmp_path / 'l'}: OK: 1 blob verified; 0 errors, 1 warning, 7 notices\n"
+    )
+    strict = run_cli("verify", "--strict", str(tmp_path / "l"))
+    assert strict.code == 1
+    assert strict.out.endswith(
+        f"{tmp_path / 'l'}: FAILED: 1 blob read; 0 errors, 1 warning, 7 notices\n"
+    )
