@@ -84,6 +84,9 @@ class Kind(str, enum.Enum):
     INDEX_DISAGREEMENT = "index_disagreement"
     BAD_HARDLINK = "bad_hardlink"
     PLATFORM_MISMATCH = "platform_mismatch"
+    # --expect: a pinned digest is not an index or manifest (legacy save: image ID) of the
+    # export, or is one whose bytes did not verify (trust/pins.py)
+    DIGEST_NOT_EXPECTED = "digest_not_expected"
 
 
 class Severity(str, enum.Enum):
