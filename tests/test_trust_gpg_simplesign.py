@@ -25,7 +25,10 @@ from ocianalyze.sources import open_export
 from ocianalyze.trust import Evidence, Outcome, SignatureFormat, Trust, simplesign
 
 from .conftest import run_cli, tree_digest
-from .exports import Image, flip, layer_tar, oci, to_dir
+from .exports import OCI_MANIFEST, REF, Image, cj, flip, layer_tar, oci, to_dir
+from .test_one_verdict import image_manifest, layout, put
+
+INDEX = "application/vnd.oci.image.index.v1+json"
 
 pytestmark = pytest.mark.skipif(
     shutil.which("gpg") is None or shutil.which("skopeo") is None,
@@ -95,12 +98,13 @@ def signed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Signed]:
 
 
 def verified_in(out: Path) -> set[Digest]:
-    """Independently of ocianalyze: manifest.json's digest and every hex-named file whose
-    bytes hash to its name."""
+    """Independently of ocianalyze: manifest.json's digest and every file named by hex (blobs,
+    and instance manifests ``<hex>.manifest.json``) whose bytes hash to its name."""
     found = {Digest("sha256", hashlib.sha256((out / "manifest.json").read_bytes()).hexdigest())}
     for p in out.iterdir():
-        if len(p.name) == 64 and hashlib.sha256(p.read_bytes()).hexdigest() == p.name:
-            found.add(Digest("sha256", p.name))
+        name = p.name.removesuffix(".manifest.json")  # an instance manifest of an index
+        if len(name) == 64 and hashlib.sha256(p.read_bytes()).hexdigest() == name:
+            found.add(Digest("sha256", name))
     return found
 
 
@@ -294,3 +298,30 @@ def test_cli_require_signature(signed: Signed) -> None:
         "verify", "--key", str(signed.other_pub), "--require-signature", str(signed.out)
     )
     assert wrong.code == 1, wrong.err
+
+
+def test_an_instance_signature_of_an_index(signed: Signed) -> None:
+    """skopeo copy --all of an index: the signed manifest becomes an instance, and its
+    signature sits beside it as <hex>.signature-1 (containers/image's signaturePath)."""
+    signed_manifest = (signed.out / "manifest.json").read_bytes()
+    root = signed.tmp / "index-layout"
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.copytree(signed.layout, root)
+    other = image_manifest(root, [layer_tar({"b": b"b"})])
+    first = {"mediaType": OCI_MANIFEST, "digest": manifest_digest(signed.out)}
+    first["size"] = len(signed_manifest)  # type: ignore[assignment]
+    index = {"schemaVersion": 2, "mediaType": INDEX, "manifests": [first, other]}
+    layout(root, [{"mediaType": INDEX, **put(root, cj(index)), "annotations": {REF: "1.0"}}])
+    out = signed.tmp / "index-out"
+    shutil.rmtree(out, ignore_errors=True)
+    copy = ["skopeo", "copy", "--quiet", "--insecure-policy", "--all"]
+    _run([*copy, f"oci:{root}:1.0", f"dir:{out}"], _env(signed.home))
+    hexdigest = manifest_digest(signed.out)[7:]
+    assert (out / f"{hexdigest}.manifest.json").read_bytes() == signed_manifest
+    shutil.copy(signed.out / "signature-1", out / f"{hexdigest}.signature-1")
+    shutil.copy(signed.out / "signature-1", out / "signature-1")  # on the index: not for it
+    found = check(out, signed.pub)
+    assert [(e.source, e.outcome, e.subject) for e in found] == [
+        ("signature-1", Outcome.MISMATCH, manifest_digest(signed.out)),
+        (f"{hexdigest}.signature-1", Outcome.VERIFIED, manifest_digest(signed.out)),
+    ]

@@ -1,5 +1,6 @@
 """skopeo's `dir:` layout: manifest.json is the manifest (or an index), blobs are named by
-bare hex, and instance manifests of an index by <hex>.manifest.json."""
+bare hex, and instance manifests of an index by <hex>.manifest.json. Simple-signing signatures
+sit beside them (signature-N, <hex>.signature-N): ``signature_names`` lists them, unread."""
 
 from __future__ import annotations
 
