@@ -325,3 +325,10 @@ def test_an_instance_signature_of_an_index(signed: Signed) -> None:
         ("signature-1", Outcome.MISMATCH, manifest_digest(signed.out)),
         (f"{hexdigest}.signature-1", Outcome.VERIFIED, manifest_digest(signed.out)),
     ]
+
+
+def test_a_damaged_openpgp_key_is_unreadable(signed: Signed) -> None:
+    damaged = signed.tmp / "damaged.gpg"
+    damaged.write_bytes(signed.pub.read_bytes()[:20])
+    with pytest.raises(Unreadable, match="not an OpenPGP public key"):
+        check(signed.out, damaged)

@@ -4,12 +4,18 @@ strict payload (containers-signature(5)), docker reference normalisation, key sn
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from ocianalyze.digest import Digest
+from ocianalyze.errors import OciError
+from ocianalyze.sources import open_export
+from ocianalyze.trust import Outcome, Trust, gpg, simplesign
 from ocianalyze.trust.gpg import KeyKind, Status, key_kind, parse_status
 from ocianalyze.trust.simplesign import normalize_reference, parse_payload, same_reference
+
+from .exports import Image, layer_tar, skopeo_dir, to_dir
 
 FPR = "D35055BC85F9BAFB8E19995671DFB8B3A31C1E97"
 SUB = "0123456789ABCDEF0123456789ABCDEF01234567"
@@ -121,3 +127,21 @@ def test_same_reference() -> None:
 )
 def test_key_kind(data: bytes, kind: KeyKind) -> None:
     assert key_kind(data) is kind
+
+
+def test_without_gpg_a_given_key_cannot_be_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Signatures and an OpenPGP key given, gpg absent: an error (exit 2), never a silent pass;
+    with no OpenPGP key, gpg is not needed (no_trust)."""
+    out = to_dir(skopeo_dir(Image([layer_tar({"a": b"a"})])), tmp_path / "out")
+    (out / "signature-1").write_bytes(b"\xa3\x01 not checked")
+    key = tmp_path / "pub.gpg"
+    key.write_bytes(b"\x99\x01\x0d" + bytes(40))
+    monkeypatch.setattr(gpg.shutil, "which", lambda name: None)
+    export = open_export(str(out))
+    with pytest.raises(gpg.GpgUnavailable) as caught:
+        simplesign.check(export, set(), Trust(keys=(str(key),)))
+    assert isinstance(caught.value, OciError)
+    (ev,) = simplesign.check(export, set(), Trust())
+    assert (ev.outcome, ev.source) == (Outcome.NO_TRUST, "signature-1")
