@@ -86,6 +86,9 @@ class Kind(str, enum.Enum):
     INDEX_DISAGREEMENT = "index_disagreement"
     BAD_HARDLINK = "bad_hardlink"
     PLATFORM_MISMATCH = "platform_mismatch"
+    # --expect: a pinned digest is not an index or manifest (legacy save: image ID) of the
+    # export, or is one whose bytes did not verify (trust/pins.py)
+    DIGEST_NOT_EXPECTED = "digest_not_expected"
 
 
 class Severity(str, enum.Enum):
@@ -141,6 +144,7 @@ SEVERITY: dict[Kind, Severity] = {
     Kind.INDEX_DISAGREEMENT: _W,  # docker load reads manifest.json, containerd index.json
     Kind.BAD_HARDLINK: _W,  # unpacking fails on that image
     Kind.PLATFORM_MISMATCH: _W,  # runtimes pick by the index and run what the config says
+    Kind.DIGEST_NOT_EXPECTED: _E,  # not the release the user pinned: the trust decision fails
 }
 
 # The kinds that fail `verify` only with --strict (kept for callers of the old name).

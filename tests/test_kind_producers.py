@@ -226,6 +226,15 @@ def _unsafe(root: Path) -> list[str]:
     return ["verify", "--format", "json", str(root)]
 
 
+def _not_expected(root: Path) -> list[str]:
+    """A layout pinned with --expect to a digest it does not hold (the CLI option comes with
+    the trust orchestrator: skipped until it exists)."""
+    if "--expect" not in run_cli("verify", "--help").out:
+        pytest.skip("verify has no --expect option yet")
+    layout(root, [image_manifest(root, [TAR])])
+    return ["verify", "--format", "json", "--expect", sha(b"another image"), str(root)]
+
+
 PRODUCERS: dict[Kind, Producer] = {
     Kind.DIGEST_MISMATCH: _from_written(_flip_layer),
     Kind.SIZE_MISMATCH: _from_written(_cut_layer),
@@ -263,6 +272,7 @@ PRODUCERS: dict[Kind, Producer] = {
     Kind.INDEX_DISAGREEMENT: _disagreement,
     Kind.BAD_HARDLINK: _hardlink,
     Kind.PLATFORM_MISMATCH: _platform_mismatch,
+    Kind.DIGEST_NOT_EXPECTED: _not_expected,
 }
 
 

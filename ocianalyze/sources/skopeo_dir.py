@@ -1,7 +1,10 @@
 """skopeo's `dir:` layout: manifest.json is the manifest (or an index), blobs are named by
-bare hex, and instance manifests of an index by <hex>.manifest.json."""
+bare hex, and instance manifests of an index by <hex>.manifest.json. Simple-signing signatures
+sit beside them (signature-N, <hex>.signature-N): ``signature_names`` lists them, unread."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from .. import mediatypes as mt
 from ..digest import Digest
@@ -36,3 +39,25 @@ def load_skopeo_dir(storage: Storage) -> Loader:
     loader.walk_roots((top,))
     loader.locate = locate
     return loader
+
+
+MAX_SIGNATURES = 1024  # signature-N files looked for per manifest: far more than any image has
+
+
+def signature_names(
+    storage: Storage, instances: Iterable[Digest]
+) -> list[tuple[str, Digest | None]]:
+    """The simple-signing signature files of a ``dir:`` export, in order, each with the
+    instance manifest it sits on (None: the top ``manifest.json``).
+
+    containers/image's dir transport writes ``signature-1``, ``signature-2``, ... for the top
+    manifest and ``<hex>.signature-N`` for an instance of an index (``signaturePath``), and
+    reads them back until the first number that is absent: so does this. Reads nothing."""
+    found: list[tuple[str, Digest | None]] = []
+    for prefix, instance in (("", None), *((f"{d.encoded}.", d) for d in instances)):
+        for n in range(1, MAX_SIGNATURES + 1):
+            name = f"{prefix}signature-{n}"
+            if storage.size(name) is None:
+                break
+            found.append((name, instance))
+    return found
