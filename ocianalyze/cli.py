@@ -22,7 +22,7 @@ import typer
 try:  # typer 0.26+ carries its own copy of click
     from typer._click.exceptions import ClickException as _ClickException
 except ImportError:  # pragma: no cover - older typer, on click itself
-    from click.exceptions import ClickException as _ClickException  # type: ignore[no-redef]
+    from click.exceptions import ClickException as _ClickException  # type: ignore[assignment]
 
 from . import __version__
 from .analysis import Report, describe, summarize
