@@ -89,6 +89,7 @@ class Kind(str, enum.Enum):
     # --expect: a pinned digest is not an index or manifest (legacy save: image ID) of the
     # export, or is one whose bytes did not verify (trust/pins.py)
     DIGEST_NOT_EXPECTED = "digest_not_expected"
+    DEVICE_NODE_IN_DEV = "device_node_in_dev"  # a device node under /dev: hidden at run time
 
 
 class Severity(str, enum.Enum):
@@ -133,6 +134,7 @@ SEVERITY: dict[Kind, Severity] = {
     Kind.UNSAFE_PATH: _W,  # pkg/archive refuses it, other extractors may write outside
     Kind.LINK_ESCAPE: _W,  # followed by any tool that extracts without a root jail
     Kind.DEVICE_NODE: _W,  # created by mknod when unpacking as root: a host device in a layer
+    Kind.DEVICE_NODE_IN_DEV: _N,  # runtimes mount a tmpfs over /dev: the node is never seen
     Kind.SETUID: _N,  # kept on unpack: passwd, su, mount... in every distribution base
     Kind.DUPLICATE_ENTRY: _W,  # the last copy wins on unpack: a scanner reading the first is fooled
     Kind.CASE_COLLISION: _N,  # unpacks apart on Linux; merges only on case-insensitive storage

@@ -26,7 +26,7 @@ EXPECTED = {
     "device_node": "warning", "duplicate_entry": "warning", "foreign_layer_absent": "warning",
     "platform_absent": "warning", "index_disagreement": "warning",
     "platform_mismatch": "warning", "bad_hardlink": "warning",
-    "digest_not_expected": "error",
+    "digest_not_expected": "error", "device_node_in_dev": "notice",
     "missing_end_of_archive": "notice", "history_mismatch": "notice",
     "setuid_setgid": "notice", "case_collision": "notice",
 }  # fmt: skip
