@@ -285,19 +285,41 @@ def _conclude(summary: Report) -> None:
         raise typer.Exit(EXIT_FAILED)
 
 
+PathsArg = Annotated[
+    list[str],
+    typer.Argument(
+        help="Exports: directories, tar files (plain, .gz, .zst), or - for stdin.",
+        callback=_usable_paths,
+    ),
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        metavar="ADDRESS|local[:N]",
+        help="Scan blobs on a Dask cluster (its workers see the same paths), or on N local "
+        "worker processes. Needs the dask extra.",
+    ),
+]
+
+
 @app.command("verify")
 def verify_cmd(
-    path: PathArg,
+    paths: PathsArg,
     fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.TEXT,
     jobs: JobsOpt = 0,
     fast: FastOpt = False,
     strict: StrictOpt = False,
     quiet: QuietOpt = False,
     limit: LimitOpt = DEFAULT_MAX_UNCOMPRESSED,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Check every blob once: digests, sizes, compression, diff_ids, tar structure."""
-    with _guard(path):
-        summary = summarize(_verify(path, jobs, fast, quiet, limit), strict=strict)
+    with _guard(paths[0]):
+        if len(paths) > 1 or scheduler is not None:
+            many = _Many(paths, scheduler, jobs, quiet, limit, strict)
+            many.run(VERIFY[fmt], fmt is Format.JSON, fast=fast)
+        summary = summarize(_verify(paths[0], jobs, fast, quiet, limit), strict=strict)
         _emit(VERIFY[fmt](summary))
         _conclude(summary)
 
@@ -307,20 +329,100 @@ TopOpt = Annotated[int, typer.Option("--top", min=0, help="Largest files and was
 
 @app.command()
 def report(
-    path: PathArg,
+    paths: PathsArg,
     fmt: Annotated[ReportFormat, typer.Option("--format", "-f")] = ReportFormat.TEXT,
     jobs: JobsOpt = 0,
     strict: StrictOpt = False,
     quiet: QuietOpt = False,
     limit: LimitOpt = DEFAULT_MAX_UNCOMPRESSED,
     top: TopOpt = 10,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Verify, then show every image: layer sizes (stored, uncompressed, on disk) and waste."""
-    with _guard(path):
-        v = _verify(path, jobs, False, quiet, limit, entries=True)
+    with _guard(paths[0]):
+        if len(paths) > 1 or scheduler is not None:
+            many = _Many(paths, scheduler, jobs, quiet, limit, strict)
+            many.run(REPORT[fmt], fmt is ReportFormat.JSON, entries=True, top=top, each=True)
+        v = _verify(paths[0], jobs, False, quiet, limit, entries=True)
         summary = summarize(v, top=top, strict=strict)
         _emit(REPORT[fmt](summary))
         _conclude(summary)
+
+
+class _Many:
+    """`verify`/`report` over several exports, or on a cluster (`bundle`, `distributed`):
+    one schedule of every blob, one progress bar, the summary table, the worst exit code.
+    With one path the output is that export's, exactly as without --scheduler."""
+
+    def __init__(
+        self,
+        paths: list[str],
+        scheduler: str | None,
+        jobs: int,
+        quiet: bool,
+        limit: int,
+        strict: bool,
+    ) -> None:
+        self.paths, self.scheduler, self.jobs = paths, scheduler, _jobs(jobs)
+        self.quiet, self.limit, self.strict = quiet, limit, strict
+
+    def run(
+        self,
+        render: Any,
+        json: bool,
+        *,
+        fast: bool = False,
+        entries: bool = False,
+        top: int = 10,
+        each: bool = False,
+    ) -> NoReturn:
+        import time
+        from contextlib import ExitStack
+
+        from . import bundle as bd
+
+        _keep_freed_buffers()
+        scan = ScanOptions(
+            max_uncompressed=self.limit,
+            collect_entries=entries,
+            split=self.jobs > 1,
+            hash_only=fast,
+        )
+        start = time.perf_counter()
+        with ExitStack() as stack:
+            cluster = None
+            if self.scheduler is not None:
+                from .distributed import connect
+
+                cluster = stack.enter_context(connect(self.scheduler))
+            opts = Options(jobs=1 if cluster else self.jobs, fast=fast, scan=scan)
+            how = bd.Run(opts, cluster.run if cluster else None, top=top, strict=self.strict)
+            with _progress(self.quiet, None) as bar:
+                b = bd.verify_bundle(self.paths, how, bar.update, lambda n: bar.reset(total=n))
+            info = bd.RunInfo(
+                "dask" if cluster else "threads",
+                self.scheduler,
+                cluster.workers if cluster else self.jobs,
+                time.perf_counter() - start,
+            )
+        if cluster is not None:
+            for e in b.entries:
+                if e.local_only:
+                    _say(e.path, "a one-pass stream, read on this machine, not by the cluster")
+        for e in b.entries:
+            if e.error is not None:
+                _say(e.error)
+        if len(self.paths) == 1:
+            only = b.entries[0].report
+            if only is None:
+                raise typer.Exit(EXIT_UNREADABLE)
+            _emit(render(only))
+        elif json:
+            _emit(bd.bundle_json(b, info))
+        else:
+            _emit(bd.bundle_text(b, info, render if each else None))
+        codes = {bd.Verdict.OK: EXIT_OK, bd.Verdict.FAILED: EXIT_FAILED}
+        raise typer.Exit(codes.get(b.verdict, EXIT_UNREADABLE))
 
 
 @app.command()
