@@ -27,7 +27,7 @@ from typing import Any
 from .bundle import Executor, ScanTask, TaskResult, run_task
 from .errors import Kind, OciError, Problem
 
-CONNECT_TIMEOUT = "20s"  # a scheduler that does not answer in this long is unreachable
+CONNECT_TIMEOUT = "10s"  # a scheduler that does not answer in this long is unreachable
 RETRIES = 2  # a task raising on a worker is tried this many more times
 _LOCAL = "local"
 
