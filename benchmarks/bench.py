@@ -896,7 +896,7 @@ def main() -> int:
     ap.add_argument(
         "--only",
         metavar="GROUPS",
-        help="comma list of gzip,zstd,jobs,fast,startup,million,deep,fanout,members",
+        help="comma list of gzip,zstd,jobs,fast,startup,million,deep,fanout,members,bundle50",
     )
     ap.add_argument("--build-only", action="store_true", help="build the cached images and stop")
     ap.add_argument("--build-scale", action="store_true", help=argparse.SUPPRESS)
@@ -932,6 +932,8 @@ def main() -> int:
         built = subprocess.run(build_cmd, check=True, stdout=subprocess.PIPE, text=True)
         scale = Path(built.stdout.strip())
         chosen += scale_groups(scale, root)
+    if wanted is None or "bundle50" in wanted:
+        chosen.append(bundle50_group(root))
     if wanted is not None:
         chosen = [g for g in chosen if g.name in wanted]
     for g in chosen:
@@ -969,6 +971,104 @@ def main() -> int:
         Path(args.json).write_text(json.dumps(doc, indent=2) + "\n")
     bad = [r for r in rows if r.result in ("MISS", "ERROR")]
     return 1 if args.check and bad else 0
+
+
+# --------------------------------------------------------------------------- many exports
+
+BUNDLE_VERSION = "b50-v1"  # bump when the bundle's data changes
+BUNDLE_EXPORTS = 50
+BUNDLE_LAYERS = (1, 2, 3)  # layers of export i: BUNDLE_LAYERS[i % 3] (99 layers in all)
+BUNDLE_LAYER_MB = 1  # uncompressed bytes of files per layer, in MB
+
+
+def build_bundle50() -> Path:
+    """50 OCI layouts of 1 to 3 gzip layers each, ~1 MB of real files per layer (built once,
+    cached in ``<cache>/<BUNDLE_VERSION>/``, with the same tools as the main data)."""
+    out = cache_root() / BUNDLE_VERSION
+    if (out / "built.json").exists():
+        return out
+    cache_root().mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{BUNDLE_VERSION}-", dir=cache_root()))
+    try:
+        layers = sum(BUNDLE_LAYERS[i % 3] for i in range(BUNDLE_EXPORTS))
+        say(f"building {BUNDLE_EXPORTS} exports of {layers} layers in {out} ...")
+        # collect() caps a file at 1/16 of the total: here 6 MB, so split by MB, not by count.
+        items = [i for i in collect(layers * BUNDLE_LAYER_MB * MB) if i.size <= MB]
+        parts = split(items, layers, BUNDLE_LAYER_MB * MB)
+        tars = work / "tars"
+        tars.mkdir()
+        built, at = [], 0
+        for e in range(BUNDLE_EXPORTS):
+            mine = []
+            for _ in range(BUNDLE_LAYERS[e % 3]):
+                mine.append(tars / f"{at}.tar")
+                write_tar(parts[at % len(parts)], mine[-1])
+                at += 1
+            built.append(make_layout(work / f"export-{e:02d}", mine, "gzip", GZIP_LAYER))
+        shutil.rmtree(tars)
+        blob_bytes = sum(size for b in built for _, size in b["layers"])  # type: ignore[attr-defined]
+        info = {"exports": BUNDLE_EXPORTS, "layers": layers, "layer_bytes": blob_bytes}
+        (work / "built.json").write_bytes(_json(info))
+        work.rename(out)
+    finally:
+        if work.exists():
+            shutil.rmtree(work)
+    return out
+
+
+def bundle50_group(root: Path) -> Group:
+    """50 small-to-medium exports in one `verify`: local threads against `--scheduler local:2`
+    (a LocalCluster of two worker processes), and the fixed cost of each on one tiny export.
+    The notes give (run - fixed cost) / tasks: the difference of the two is the per-task
+    overhead of Dask on this machine."""
+    b50 = build_bundle50()
+    info = json.loads((b50 / "built.json").read_text())
+    paths = sorted(b50.glob("export-*"))
+    dask = ("--scheduler", "local:2")
+    tasks, mb = info["layers"], info["layer_bytes"] / MB
+    n = f"{len(paths)} exports ({tasks} layers, {mb:.0f} MB)"
+    return Group(
+        "bundle50",
+        [
+            oci_cmd(
+                "oci-b50-t0", "verify, 1 tiny export, threads", "verify", "--quiet", root / "tiny"
+            ),
+            oci_cmd(
+                "oci-b50-d0",
+                "verify, 1 tiny export, --scheduler local:2",
+                "verify",
+                "--quiet",
+                *dask,
+                root / "tiny",
+                rss=256,
+            ),
+            oci_cmd("oci-b50-t", f"verify, {n}, threads", "verify", "--quiet", *paths, rss=96),
+            oci_cmd(
+                "oci-b50-d",
+                f"verify, {n}, --scheduler local:2",
+                "verify",
+                "--quiet",
+                *dask,
+                *paths,
+                rss=256,
+            ),
+        ],
+        [
+            Comparison(
+                f"{n}: threads", "oci-b50-t", "oci-b50-t0", None, per=("oci-b50-t0", tasks, "task")
+            ),
+            Comparison(
+                f"{n}: local:2", "oci-b50-d", "oci-b50-d0", None, per=("oci-b50-d0", tasks, "task")
+            ),
+            Comparison(f"{n}: local:2 vs threads", "oci-b50-d", "oci-b50-t", None),
+            Comparison(
+                "1 tiny export: local:2 vs threads (cluster start)",
+                "oci-b50-d0",
+                "oci-b50-t0",
+                None,
+            ),
+        ],
+    )
 
 
 if __name__ == "__main__":

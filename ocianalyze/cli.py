@@ -332,10 +332,28 @@ def _rules(ctx: typer.Context, rules_file: str | None, **flags: object) -> "Rule
         raise typer.BadParameter(message, ctx=ctx, param_hint=exc.option) from None
 
 
+PathsArg = Annotated[
+    list[str],
+    typer.Argument(
+        help="Exports: directories, tar files (plain, .gz, .zst), or - for stdin.",
+        callback=_usable_paths,
+    ),
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        metavar="ADDRESS|local[:N]",
+        help="Scan blobs on a Dask cluster (its workers see the same paths), or on N local "
+        "worker processes. Needs the dask extra.",
+    ),
+]
+
+
 @app.command("verify")
 def verify_cmd(
     ctx: typer.Context,
-    path: PathArg,
+    paths: PathsArg,
     fmt: Annotated[VerifyFormat, typer.Option("--format", "-f")] = VerifyFormat.TEXT,
     jobs: JobsOpt = 0,
     fast: FastOpt = False,
@@ -348,13 +366,18 @@ def verify_cmd(
     max_wasted_percent: WastedPctOpt = None,
     max_size: MaxSizeOpt = None,
     rules_file: RulesOpt = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Check every blob once: digests, sizes, compression, diff_ids, tar structure."""
     gates = _rules(ctx, rules_file, fail_on=fail_on, min_efficiency=min_efficiency,
                    max_wasted_bytes=max_wasted_bytes, max_wasted_percent=max_wasted_percent,
                    max_size=max_size)  # fmt: skip
-    with _guard(path):
-        v = _verify(path, jobs, fast, quiet, limit, entries=gates.needs_merge())
+    _one_export_only(ctx, fmt.value, len(paths))
+    with _guard(paths[0]):
+        if len(paths) > 1 or scheduler is not None:
+            many = _Many(paths, scheduler, jobs, quiet, limit, strict, gates)
+            many.run(VERIFY[fmt], fmt is VerifyFormat.JSON, fast=fast, entries=gates.needs_merge())
+        v = _verify(paths[0], jobs, fast, quiet, limit, entries=gates.needs_merge())
         summary = summarize(v, strict=strict)
         _emit(VERIFY[fmt](summary))
         _conclude(summary, gates)
@@ -366,7 +389,7 @@ TopOpt = Annotated[int, typer.Option("--top", min=0, help="Largest files and was
 @app.command()
 def report(
     ctx: typer.Context,
-    path: PathArg,
+    paths: PathsArg,
     fmt: Annotated[ReportFormat, typer.Option("--format", "-f")] = ReportFormat.TEXT,
     jobs: JobsOpt = 0,
     strict: StrictOpt = False,
@@ -379,16 +402,119 @@ def report(
     max_wasted_percent: WastedPctOpt = None,
     max_size: MaxSizeOpt = None,
     rules_file: RulesOpt = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Verify, then show every image: layer sizes (stored, uncompressed, on disk) and waste."""
     gates = _rules(ctx, rules_file, fail_on=fail_on, min_efficiency=min_efficiency,
                    max_wasted_bytes=max_wasted_bytes, max_wasted_percent=max_wasted_percent,
                    max_size=max_size)  # fmt: skip
-    with _guard(path):
-        v = _verify(path, jobs, False, quiet, limit, entries=True)
+    _one_export_only(ctx, fmt.value, len(paths))
+    with _guard(paths[0]):
+        if len(paths) > 1 or scheduler is not None:
+            many = _Many(paths, scheduler, jobs, quiet, limit, strict, gates)
+            many.run(REPORT[fmt], fmt is ReportFormat.JSON, entries=True, top=top, each=True)
+        v = _verify(paths[0], jobs, False, quiet, limit, entries=True)
         summary = summarize(v, top=top, strict=strict)
         _emit(REPORT[fmt](summary))
         _conclude(summary, gates)
+
+
+def _one_export_only(ctx: typer.Context, fmt: str, paths: int) -> None:
+    """Several exports are rendered as text or JSON only (one SARIF log, JUnit file or page
+    per export: run once per export)."""
+    if paths > 1 and fmt not in ("text", "json"):
+        raise typer.BadParameter(f"{fmt} takes one export, not {paths}", ctx, param_hint="--format")
+
+
+class _Many:
+    """`verify`/`report` over several exports, or on a cluster (`bundle`, `distributed`):
+    one schedule of every blob, one progress bar, the summary table, the worst exit code.
+    With one path the output is that export's, exactly as without --scheduler."""
+
+    def __init__(
+        self,
+        paths: list[str],
+        scheduler: str | None,
+        jobs: int,
+        quiet: bool,
+        limit: int,
+        strict: bool,
+        gates: "Rules | None" = None,
+    ) -> None:
+        self.paths, self.scheduler, self.jobs = paths, scheduler, _jobs(jobs)
+        self.quiet, self.limit, self.strict, self.gates = quiet, limit, strict, gates
+
+    def run(
+        self,
+        render: Any,
+        json: bool,
+        *,
+        fast: bool = False,
+        entries: bool = False,
+        top: int = 10,
+        each: bool = False,
+    ) -> NoReturn:
+        import time
+        from contextlib import ExitStack
+
+        from . import bundle as bd
+
+        _keep_freed_buffers()
+        scan = ScanOptions(
+            max_uncompressed=self.limit,
+            collect_entries=entries,
+            split=self.jobs > 1,
+            hash_only=fast,
+        )
+        start = time.perf_counter()
+        with ExitStack() as stack:
+            cluster = None
+            if self.scheduler is not None:
+                from .distributed import connect
+
+                cluster = stack.enter_context(connect(self.scheduler))
+            opts = Options(jobs=1 if cluster else self.jobs, fast=fast, scan=scan)
+            how = bd.Run(opts, cluster.run if cluster else None, top=top, strict=self.strict)
+            with _progress(self.quiet, None) as bar:
+                b = bd.verify_bundle(self.paths, how, bar.update, lambda n: bar.reset(total=n))
+            info = bd.RunInfo(
+                "dask" if cluster else "threads",
+                self.scheduler,
+                cluster.workers if cluster else self.jobs,
+                time.perf_counter() - start,
+            )
+        if cluster is not None:
+            for e in b.entries:
+                if e.local_only:
+                    _say(e.path, "a one-pass stream, read on this machine, not by the cluster")
+        for e in b.entries:
+            if e.error is not None:
+                _say(e.error)
+        if len(self.paths) == 1:
+            only = b.entries[0].report
+            if only is None:
+                raise typer.Exit(EXIT_UNREADABLE)
+            _emit(render(only))
+        elif json:
+            _emit(bd.bundle_json(b, info))
+        else:
+            _emit(bd.bundle_text(b, info, render if each else None))
+        codes = {bd.Verdict.OK: EXIT_OK, bd.Verdict.FAILED: EXIT_FAILED}
+        code = codes.get(b.verdict, EXIT_UNREADABLE)
+        if self._gates_fail(b) and code == EXIT_OK:
+            code = EXIT_FAILED
+        raise typer.Exit(code)
+
+    def _gates_fail(self, b: Any) -> bool:
+        """Each export's gates, one line per failed rule naming the export."""
+        from .gates import check
+
+        failed = False
+        for e in b.entries:
+            for line in check(self.gates, e.report) if self.gates and e.report else []:
+                _say(e.path, "gate", line)
+                failed = True
+        return failed
 
 
 @app.command()

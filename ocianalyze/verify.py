@@ -14,7 +14,7 @@ import enum
 import hashlib
 import io
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -50,7 +50,7 @@ class Read(enum.Enum):
     HASH = "hash"
 
 
-_WALKER_MODE: dict[Read, bool | None] = {Read.LAYER: True, Read.SNIFF: None, Read.HASH: False}
+WALKER_MODE: dict[Read, bool | None] = {Read.LAYER: True, Read.SNIFF: None, Read.HASH: False}
 
 
 @dataclass(frozen=True)
@@ -177,6 +177,7 @@ def inspect(export: Export) -> Export:
 
 
 Job = tuple[Digest, str]  # a blob and the storage name it is read from
+Outcome = tuple[Job, BlobScan | None, Problem | None]  # one job's scan, or why it failed
 
 
 def plan(export: Export, images: tuple[Image, ...], fast: bool) -> dict[Job, Read]:
@@ -219,19 +220,49 @@ def verify(
     images: tuple[Image, ...] | None = None,
 ) -> Verification:
     """Verify ``images`` (default: every image and every absent manifest of the export)."""
+    planned = prepare(export, opts, images)
+
+    def run(item: tuple[Job, Read]) -> Outcome:
+        return scan_job(export, item, planned.opts, progress)
+
+    items = _largest_first(planned.images, planned.jobs)
+    return conclude(planned, _map(run, items, planned.opts.jobs))
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One export's verification before any blob is read: the images chosen, every blob to
+    read and how (``jobs``), the metadata problems found, and the options the scans use."""
+
+    export: Export
+    images: tuple[Image, ...]
+    jobs: dict[Job, Read]
+    problems: tuple[Problem, ...]
+    opts: Options
+
+
+def prepare(
+    export: Export, opts: Options = Options(), images: tuple[Image, ...] | None = None
+) -> Planned:
+    """Plan the verification of ``images`` (default: all, and every absent manifest); the
+    blobs can then be read by any executor and handed to ``conclude``."""
     chosen = export.model.images if images is None else images
     jobs = plan(export, chosen, opts.fast)
     problems = [*export.model.problems, *checks.metadata_problems(export, chosen, images is None)]
     # More threads than layers to read: give each layer a second thread of its own.
     layers = sum(1 for how in jobs.values() if how is not Read.HASH)
     opts = dataclasses.replace(opts, scan=dataclasses.replace(opts.scan, split=opts.jobs > layers))
+    return Planned(export, chosen, jobs, tuple(problems), opts)
+
+
+def conclude(planned: Planned, outcomes: Iterable[Outcome]) -> Verification:
+    """The verification from the outcome of every job of ``planned``, in the order given
+    (problems keep that order: give it deterministically)."""
+    export, chosen, jobs = planned.export, planned.images, planned.jobs
+    problems = list(planned.problems)
     scans: dict[Digest, BlobScan] = {}
     located: dict[Job, BlobScan] = {}
-
-    def run(item: tuple[Job, Read]) -> tuple[Job, BlobScan | None, Problem | None]:
-        return _scan_job(export, item, opts, progress)
-
-    for job, result, problem in _map(run, _largest_first(chosen, jobs), opts.jobs):
+    for job, result, problem in outcomes:
         if result is not None:
             located[job] = result
             primary = export.locations.get(job[0], job[0].blob_path)
@@ -280,24 +311,27 @@ def _read_as_layer(how: Read | None, result: BlobScan) -> bool:
     )
 
 
-def _scan_job(
+def scan_job(
     export: Export, item: tuple[Job, Read], opts: Options, progress: Callable[[int], None] | None
-) -> tuple[Job, BlobScan | None, Problem | None]:
+) -> Outcome:
     """Scan one blob; a failure to read it becomes a problem, never an exception."""
     job, how = item
     digest, name = job
-    where = f"{export.path}: {name}"
     try:
         return job, _scan_one(export, name, digest, how, opts, progress), None
-    except UnsafePath as exc:
-        problem = Problem(Kind.BLOB_OUTSIDE_EXPORT, str(digest), exc.where, exc.problem)
-    except Unreadable as exc:
-        problem = Problem(Kind.UNREADABLE_BLOB, str(digest), exc.where, exc.problem)
-    except OciError as exc:
-        problem = Problem(Kind.BAD_METADATA, str(digest), exc.where, exc.problem)
-    except OSError as exc:
-        problem = Problem(Kind.UNREADABLE_BLOB, str(digest), where, exc.strerror or str(exc))
-    return job, None, problem
+    except (OciError, OSError) as exc:
+        return job, None, read_problem(exc, str(digest), f"{export.path}: {name}")
+
+
+def read_problem(exc: OciError | OSError, digest: str, where: str) -> Problem:
+    """The problem a failed read of blob ``digest`` (stored at ``where``) is."""
+    if isinstance(exc, UnsafePath):
+        return Problem(Kind.BLOB_OUTSIDE_EXPORT, digest, exc.where, exc.problem)
+    if isinstance(exc, Unreadable):
+        return Problem(Kind.UNREADABLE_BLOB, digest, exc.where, exc.problem)
+    if isinstance(exc, OciError):
+        return Problem(Kind.BAD_METADATA, digest, exc.where, exc.problem)
+    return Problem(Kind.UNREADABLE_BLOB, digest, where, exc.strerror or str(exc))
 
 
 def _scan_one(
@@ -323,7 +357,7 @@ def _scan_one(
     algorithm = digest.algorithm if digest.hashable else "sha256"  # stored hash unused then
     with opened[0] as raw:
         stream: Readable = _Counting(raw, progress) if progress else raw
-        return scan(stream, algorithm, layer=_WALKER_MODE[how], opts=opts.scan)
+        return scan(stream, algorithm, layer=WALKER_MODE[how], opts=opts.scan)
 
 
 def _largest_first(images: tuple[Image, ...], jobs: dict[Job, Read]) -> list[tuple[Job, Read]]:

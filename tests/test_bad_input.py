@@ -122,7 +122,7 @@ def test_unreadable_input_exits_2_with_one_line(
         (["verify", "--jobs", "x", "."], "'x' is not a valid"),
         (["--bogus"], "No such option: --bogus"),
         (["report", "--format", "xml", "."], "'xml' is not one of"),
-        (["verify", "a", "b"], "unexpected extra argument"),
+        (["inspect", "a", "b"], "unexpected extra argument"),
         (["nosuchcommand"], "No such command"),
     ],
 )
