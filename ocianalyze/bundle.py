@@ -239,14 +239,14 @@ def _locate(export: Export, name: str) -> tuple[Locator, tuple[object, ...], int
             st = os.fstat(f.fileno())
         return Locator(str(storage.root), name), ("file", st.st_dev, st.st_ino), opened[1]
     if isinstance(storage, TarStorage) and not export.streamed:
-        found = storage._index.resolve(name)  # the member table: where each member's data is
-        if found is None:
+        span = storage.span(name)
+        if span is None:
             return None
-        tar = Path(storage._path).absolute()
+        member, offset, size = span
+        tar = Path(storage.path).absolute()
         st = tar.stat()
-        member = found[1]
-        key = ("span", st.st_dev, st.st_ino, member.offset, member.size)
-        return Locator(str(tar), found[0], (member.offset, member.size)), key, member.size
+        key = ("span", st.st_dev, st.st_ino, offset, size)
+        return Locator(str(tar), member, (offset, size)), key, size
     raise _Local
 
 
@@ -255,7 +255,7 @@ def _refused(export: Export, name: str) -> Locator:
     storage = export.storage
     if isinstance(storage, DirStorage):
         return Locator(str(storage.root), name)
-    tar = str(Path(getattr(storage, "_path", export.path)).absolute())
+    tar = str(Path(storage.path if isinstance(storage, TarStorage) else export.path).absolute())
     return Locator(tar, name, (0, 0))
 
 

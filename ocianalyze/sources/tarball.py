@@ -215,6 +215,17 @@ class TarStorage(_TarBase):
             if member.is_file and member.offset + member.size > end:
                 raise TruncatedInput(where, "input ends early, inside the tar archive")
 
+    @property
+    def path(self) -> str:
+        """The tar file, as it was opened."""
+        return self._path
+
+    def span(self, name: str) -> tuple[str, int, int] | None:
+        """Where ``name``'s data lies in the tar file: (the member it resolves to through links,
+        offset in bytes, size in bytes); None when no regular member holds it."""
+        found = self._index.resolve(name)
+        return None if found is None else (found[0], found[1].offset, found[1].size)
+
     def open(self, name: str) -> BinaryIO:
         found = self._index.resolve(name)
         if found is None:
