@@ -30,6 +30,7 @@ class ReportFormat(str, enum.Enum):
     TEXT = "text"
     JSON = "json"
     MARKDOWN = "markdown"
+    HTML = "html"
 
 
 def _inspect_text(r: Report) -> str:
@@ -62,10 +63,17 @@ def _markdown(r: Report) -> str:
     return render(r)
 
 
+def _html(r: Report) -> str:
+    from .html import render
+
+    return render(r)
+
+
 INSPECT: dict[Format, Renderer] = {Format.TEXT: _inspect_text, Format.JSON: _json}
 VERIFY: dict[Format, Renderer] = {Format.TEXT: _verify_text, Format.JSON: _json}
 REPORT: dict[ReportFormat, Renderer] = {
     ReportFormat.TEXT: _report_text,
     ReportFormat.JSON: _json,
     ReportFormat.MARKDOWN: _markdown,
+    ReportFormat.HTML: _html,
 }
