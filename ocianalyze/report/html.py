@@ -189,6 +189,7 @@ def _environment() -> jinja2.Environment:
         finalize=_shown,
         trim_blocks=True,
         lstrip_blocks=True,
+        keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )
     env.filters["human"] = human
