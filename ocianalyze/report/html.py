@@ -114,7 +114,8 @@ def _strip_scripts_and_comments(root: ET.Element) -> ET.Element:
 
 def footprint_chart(fp: Footprint) -> markupsafe.Markup:
     """A horizontal stacked bar per platform: on-disk bytes shared with another image, then
-    bytes only this platform uses. A zero part draws no bar (pygal skips None values)."""
+    bytes only this platform uses. Each part some platform has draws one bar per platform (a
+    zero-width one where that platform has none); a part no platform has draws nothing."""
     import markupsafe
     import pygal
     from pygal.style import Style
@@ -160,8 +161,12 @@ def footprint_chart(fp: Footprint) -> markupsafe.Markup:
     # pygal draws the first label at the bottom: reversed, the bars read top down as the table.
     rows = fp.platforms[::-1]
     chart.x_labels = [printable(p.platform) for p in rows]
-    chart.add("shared with other images", [p.shared_disk_bytes or None for p in rows])
-    chart.add("used by this platform only", [p.unique_disk_bytes or None for p in rows])
+    for title, values in (
+        ("shared with other images", [p.shared_disk_bytes for p in rows]),
+        ("used by this platform only", [p.unique_disk_bytes for p in rows]),
+    ):
+        if any(values):  # a part no platform has (nothing shared) gets no bars, no legend
+            chart.add(title, values)
     svg: str = chart.render(is_unicode=True, disable_xml_declaration=True)
     return markupsafe.Markup(svg)  # trusted: pygal escaped every label
 
