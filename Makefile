@@ -71,6 +71,7 @@ clean:
 # The HTML report of the multi-platform sample, and a screenshot of it (Debian's chromium).
 .PHONY: demo-html
 demo-html: install
+	@command -v chromium >/dev/null || { echo "demo-html: needs chromium (apt-get install chromium)"; exit 1; }
 	mkdir -p build/demo
 	$(VENV)/bin/ocianalyze report --format html $(DEMO) > build/demo/report.html
 	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1366,2400 \

@@ -104,11 +104,17 @@ def sharing(images: tuple[ImageAnalysis, ...]) -> list[SharedUse]:
 
 def _strip_scripts_and_comments(root: ET.Element) -> ET.Element:
     """pygal writes a config <script> (dead without its external tooltips script, and refused
-    by the page's policy) and a comment carrying today's date: drop both."""
+    by the page's policy), a comment carrying today's date, "Pygal" as the chart's title and
+    a title "0.0 B" on each platform label (both shown as tooltips): drop them all, then name
+    the chart."""
     for parent in root.iter():
         for child in list(parent):
-            if child.tag in ("script", ET.Comment) or str(child.tag).endswith("}script"):
+            tag: object = child.tag  # a name, or the Comment factory for a comment
+            if tag is ET.Comment or str(tag).rsplit("}", 1)[-1] in ("script", "title"):
                 parent.remove(child)
+    title = ET.Element("title")
+    title.text = "On-disk bytes per platform: shared with other images, and unique"
+    root.insert(0, title)
     return root
 
 
