@@ -296,3 +296,21 @@ def test_jinja2_and_pygal_load_only_for_html() -> None:
 def test_largest_files_are_the_merged_filesystem_s() -> None:
     page = Page(html_of(MULTI))
     assert page.sizes("largest-row") == [[n] for image in truth(MULTI).largest for n in image]
+
+
+def test_without_the_extra_one_line_and_exit_2() -> None:
+    """A missing library is not a bug: one line naming the extra, never a traceback."""
+    code = (
+        "import sys; sys.modules['pygal'] = None; "
+        f"sys.argv = ['ocianalyze', 'report', '--format', 'html', {str(MULTI)!r}]; "
+        "from ocianalyze_entry import main; main()"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr.splitlines() == [
+        "ocianalyze: report --format html: needs the html extra, "
+        "pip install 'ocianalyze[html]' (import of pygal halted; None in sys.modules)"
+    ]

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..analysis import ImageAnalysis, Report
 from ..digest import Digest
+from ..errors import OciError
 from ..footprint import Footprint, footprint
 from ..model import ExportModel, Image, ManifestKind
 from .escape import printable
@@ -35,6 +36,22 @@ if TYPE_CHECKING:
 SHARED_COLOUR = "#4c78a8"
 UNIQUE_COLOUR = "#f58518"
 CHART_ID = "footprint"  # fixed, in place of pygal's random uuid: same report, same page
+
+
+class MissingExtra(OciError):
+    """The page's libraries (the ``html`` extra) are not installed: one line, exit 2, as for a
+    command line that cannot be served, rather than an internal error."""
+
+
+def _require_extra() -> None:
+    try:
+        import jinja2  # noqa: F401
+        import pygal  # noqa: F401
+    except ImportError as exc:
+        raise MissingExtra(
+            "report --format html",
+            f"needs the html extra, pip install 'ocianalyze[html]' ({exc})",
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +234,7 @@ def render(r: Report) -> str:
     files (at most ``r.top`` of each)."""
     from .. import __version__
 
+    _require_extra()
     fp = export_footprint(r)
     context = {
         "r": r,
