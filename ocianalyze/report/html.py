@@ -32,10 +32,33 @@ if TYPE_CHECKING:
     import jinja2
     import markupsafe
 
-# Chart colours, shared with the page's stylesheet (shared bytes, then unique bytes).
+# Chart colours: bytes shared with another image, then bytes one platform alone uses.
 SHARED_COLOUR = "#4c78a8"
 UNIQUE_COLOUR = "#f58518"
 CHART_ID = "footprint"  # fixed, in place of pygal's random uuid: same report, same page
+
+# The chart's look, matched to the page's stylesheet (pygal.style.Style fields).
+_STYLE: dict[str, object] = {
+    "background": "transparent",
+    "plot_background": "transparent",
+    "font_family": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
+    "colors": (SHARED_COLOUR, UNIQUE_COLOUR),
+    "value_colors": ("#ffffff", "#1d2733"),  # values printed on the bars: legible on each
+    "foreground": "#1d2733",
+    "foreground_subtle": "#637083",
+    "label_font_size": 13,
+    "major_label_font_size": 13,
+    "legend_font_size": 13,
+    "value_font_size": 12,
+    "tooltip_font_size": 12,
+    "guide_stroke_color": "#d0d5dd",
+    "major_guide_stroke_color": "#d0d5dd",
+    "guide_stroke_dasharray": "2,3",
+    "major_guide_stroke_dasharray": "2,3",
+    "opacity": "1",
+    "opacity_hover": ".85",
+    "stroke_width": "0",
+}
 
 
 class MissingExtra(OciError):
@@ -143,29 +166,8 @@ def footprint_chart(fp: Footprint) -> markupsafe.Markup:
     import pygal
     from pygal.style import Style
 
-    style = Style(
-        background="transparent",
-        plot_background="transparent",
-        font_family="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
-        colors=(SHARED_COLOUR, UNIQUE_COLOUR),
-        label_font_size=13,
-        major_label_font_size=13,
-        legend_font_size=13,
-        value_font_size=12,
-        tooltip_font_size=12,
-        foreground="#1d2733",
-        foreground_subtle="#637083",
-        guide_stroke_color="#d0d5dd",
-        major_guide_stroke_color="#d0d5dd",
-        guide_stroke_dasharray="2,3",
-        major_guide_stroke_dasharray="2,3",
-        value_colors=("#ffffff", "#1d2733"),
-        opacity="1",
-        opacity_hover=".85",
-        stroke_width="0",
-    )
     chart = pygal.HorizontalStackedBar(
-        style=style,
+        style=Style(**_STYLE),
         js=(),  # the default fetches a tooltip script from the network
         width=900,
         height=110 + 56 * len(fp.platforms),
@@ -176,7 +178,7 @@ def footprint_chart(fp: Footprint) -> markupsafe.Markup:
         margin=8,
         spacing=12,
         show_y_guides=False,
-        truncate_label=-1,  # platform names in full
+        truncate_label=40,  # the table below gives names in full
         title=None,
     )
     chart.uuid = CHART_ID
