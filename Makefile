@@ -67,3 +67,13 @@ fuzz: install
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# The HTML report of the multi-platform sample, and a screenshot of it (Debian's chromium).
+.PHONY: demo-html
+demo-html: install
+	@command -v chromium >/dev/null || { echo "demo-html: needs chromium (apt-get install chromium)"; exit 1; }
+	mkdir -p build/demo
+	$(VENV)/bin/ocianalyze report --format html $(DEMO) > build/demo/report.html
+	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1366,2400 \
+	  --user-data-dir=build/demo/.chromium --screenshot=build/demo/report.png \
+	  "file://$(abspath build/demo/report.html)" 2>/dev/null

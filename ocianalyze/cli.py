@@ -410,6 +410,10 @@ def report(
                    max_size=max_size)  # fmt: skip
     _one_export_only(ctx, fmt.value, len(paths))
     with _guard(paths[0]):
+        if fmt is ReportFormat.HTML:  # a missing library is found before the run, not after
+            from .report.html import require_extra
+
+            require_extra()
         if len(paths) > 1 or scheduler is not None:
             many = _Many(paths, scheduler, jobs, quiet, limit, strict, gates)
             many.run(REPORT[fmt], fmt is ReportFormat.JSON, entries=True, top=top, each=True)

@@ -42,3 +42,10 @@ def test_formats_for_one_export_are_refused_for_several(tmp_path: Path) -> None:
         assert run.code == 2
         assert run.out == ""
         assert f"{fmt} takes one export, not 2" in run.err
+
+
+def test_html_is_refused_for_several_exports(tmp_path: Path) -> None:
+    a = _layout(tmp_path / "a", {"f": b"1"})
+    run = run_cli("report", "--format", "html", str(a), str(a))
+    assert (run.code, run.out) == (2, "")
+    assert "html takes one export, not 2" in run.err

@@ -41,6 +41,7 @@ class ReportFormat(str, enum.Enum):
     MARKDOWN = "markdown"
     SARIF = "sarif"
     JUNIT = "junit"
+    HTML = "html"
 
 
 def _inspect_text(r: Report) -> str:
@@ -85,6 +86,12 @@ def _junit(r: Report) -> str:
     return render(r)
 
 
+def _html(r: Report) -> str:
+    from .html import render
+
+    return render(r)
+
+
 INSPECT: dict[Format, Renderer] = {Format.TEXT: _inspect_text, Format.JSON: _json}
 VERIFY: dict[VerifyFormat, Renderer] = {
     VerifyFormat.TEXT: _verify_text,
@@ -98,4 +105,5 @@ REPORT: dict[ReportFormat, Renderer] = {
     ReportFormat.MARKDOWN: _markdown,
     ReportFormat.SARIF: _sarif,
     ReportFormat.JUNIT: _junit,
+    ReportFormat.HTML: _html,
 }
