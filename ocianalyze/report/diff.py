@@ -136,6 +136,8 @@ def diff_json(d: ExportDiff) -> str:
 def _signed(n: int | None) -> str:
     if n is None:
         return "?"
+    if n == 0:
+        return "0 B"
     return ("+" if n > 0 else "-" if n < 0 else "±") + human(abs(n))
 
 
@@ -202,10 +204,8 @@ def _image_lines(i: ImageDiff, top: int) -> list[str]:
     for x in i.layers:
         if x.status is not BlobStatus.shared:
             size = x.new_size if x.new_size is not None else x.old_size
-            out.append(
-                f"    {_BLOB_MARK[x.status]} {_short(x.old_digest)} -> {_short(x.new_digest)}"
-                f"  {x.status.value}, {_size(size)}"
-            )
+            names = " -> ".join(_short(d) for d in (x.old_digest, x.new_digest) if d)
+            out.append(f"    {_BLOB_MARK[x.status]} {names}  {x.status.value}, {_size(size)}")
     if i.config:
         out.append("  config:")
         for c in i.config:
@@ -233,7 +233,7 @@ def _files_lines(i: ImageDiff, top: int) -> list[str]:
 def _delta_line(d: Delta) -> str:
     return (
         f"transfer: {len(d.missing)} of {d.total_blobs} blobs, {human(d.missing_bytes)} of "
-        f"{human(d.total_bytes)} must cross ({d.saved:.1%} saved; {d.held} digests held)"
+        f"{human(d.total_bytes)} ({d.saved:.1%} saved; {d.held} digests held)"
     )
 
 
@@ -242,10 +242,10 @@ def summary_line(d: ExportDiff) -> str:
     files = [i.files for i in d.images if i.files is not None]
     total = {c: sum(f.count(c) for f in files) for c in Change}
     return (
-        f"summary: {'differences' if d.differs else 'no differences'}: "
-        f"{changed} of {len(d.images)} paired images changed, {len(d.added)} added, "
-        f"{len(d.removed)} removed; files +{total[Change.added]} -{total[Change.removed]} "
-        f"~{total[Change.changed]}; {human(d.delta.missing_bytes)} to transfer"
+        f"summary: {'differences' if d.differs else 'no differences'}; images: {changed} "
+        f"changed, {len(d.images) - changed} same, {len(d.added)} added, {len(d.removed)} "
+        f"removed; files: +{total[Change.added]} -{total[Change.removed]} "
+        f"~{total[Change.changed]}; send {human(d.delta.missing_bytes)}"
     )
 
 
