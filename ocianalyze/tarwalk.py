@@ -495,8 +495,8 @@ class TarWalker:
     ``on_file_hash``, when given, is called as ``on_file_hash(i, sha256)`` once the data of
     the i-th entry (0-based, counting what ``on_entries`` got) has passed, for every regular
     file that is not sparse: the 32-byte sha256 of its bytes, hashed as they go by (no copy
-    kept, no second read). Those headers are then all read here, not by the C loop, which
-    skips file data without showing it."""
+    kept, no second read). The C loop then stops after each file header with data, so that
+    the data passes here."""
 
     def __init__(
         self,
@@ -507,11 +507,15 @@ class TarWalker:
     ) -> None:
         self.stats = TarStats()
         self._on_entries = on_entries
-        self._c = _scan if accelerated and on_file_hash is None else None
+        self._c = _scan if accelerated else None
         self._on_hash = on_file_hash
         self._hasher: Any = None  # a sha256 of the file whose data is passing
         self._hash_left = 0  # its bytes still to come
         self._hash_index = 0
+        # With hashing, entries and digests are handed over once per chunk fed, in batches
+        # (one entry at a time costs the listing and the safety checks five times as much).
+        self._batch: list[TarEntry] | None = [] if on_file_hash is not None else None
+        self._digests: list[tuple[int, bytes]] = []
         self._pending = bytearray()  # a partial block or special record
         self._skip = 0  # file data (and padding) still to pass over
         self._padding = 0  # how much of _skip is padding: a stream may end inside it
@@ -530,11 +534,21 @@ class TarWalker:
         self._offset_at = 0  # of the block being parsed
 
     def feed(self, chunk: bytes | memoryview) -> None:
+        self._feed(chunk)
+        if self._batch or self._digests:
+            self._flush()
+
+    def _feed(self, chunk: bytes | memoryview) -> None:
         # bytes slices are one copy; slicing a memoryview then copying is two objects per header
         view = chunk if isinstance(chunk, bytes) else bytes(chunk)
         pos, n = 0, len(view)
         while pos < n:
-            if self._c is not None and self._plain and self._skip < _C_MAX_SKIP:
+            if (
+                self._c is not None
+                and self._plain
+                and self._skip < _C_MAX_SKIP
+                and not self._hash_left  # file data to hash: it passes below
+            ):
                 pos = self._walk_common(view, pos)
                 if pos >= n:
                     break
@@ -563,6 +577,17 @@ class TarWalker:
                 self._step(data)
         self._offset += n
 
+    def _flush(self) -> None:
+        """Hand over the entries batched in this chunk, then the digests found (an entry's
+        digest may come in a later chunk than the entry: never before it)."""
+        assert self._batch is not None and self._on_hash is not None
+        if self._on_entries is not None:
+            self._on_entries(self._batch)
+        self._batch = []
+        for index, digest in self._digests:
+            self._on_hash(index, digest)
+        self._digests = []
+
     def _hash_data(self, view: bytes, pos: int, step: int) -> None:
         """Hash the file data among the ``step`` bytes skipped from ``pos`` (the padding is
         not the file's); at the file's last byte, hand its digest over."""
@@ -571,7 +596,7 @@ class TarWalker:
         self._hasher.update(memoryview(view)[pos : pos + take])
         self._hash_left -= take
         if not self._hash_left:
-            self._on_hash(self._hash_index, self._hasher.digest())
+            self._digests.append((self._hash_index, self._hasher.digest()))
             self._hasher = None
 
     def _walk_common(self, view: bytes, pos: int) -> int:
@@ -579,13 +604,34 @@ class TarWalker:
         code below (a partial or zero block, an extended header, anything unusual)."""
         assert self._c is not None
         emit = self._on_entries
-        pos, self._skip, self._padding, entries, counts, newest = self._c.walk(
-            view, pos, self._skip, self._padding, TarEntry if emit else None
-        )
+        if self._batch is None:
+            pos, self._skip, self._padding, entries, counts, newest = self._c.walk(
+                view, pos, self._skip, self._padding, TarEntry if emit else None
+            )
+        else:  # hashing: stop at each file's data, and batch the entries with Python's
+            pos, self._skip, self._padding, entries, counts, newest = self._c.walk(
+                view, pos, self._skip, self._padding, TarEntry, True
+            )
         self.stats.merge(counts, newest)
-        if emit is not None and entries:
+        if self._batch is not None and entries:
+            self._hash_from_c(entries)  # type: ignore[arg-type]
+        elif emit is not None and entries:
             emit(entries)  # TarEntry instances, made in C
         return int(pos)
+
+    def _hash_from_c(self, entries: list[TarEntry]) -> None:
+        """Batch what the C loop read and start hashing: an empty file's digest is known;
+        the C loop stopped after the last entry when it is a file whose data follows."""
+        assert self._batch is not None
+        first = self.stats.entries - len(entries)
+        self._batch += entries
+        for i, e in enumerate(entries, first):
+            if e.type == "file" and not e.size:
+                self._digests.append((i, _EMPTY_SHA256))
+        last = entries[-1]
+        if last.type == "file" and last.size and self._skip > self._padding:
+            self._hash_index = first + len(entries) - 1
+            self._hasher, self._hash_left = hashlib.sha256(), last.size
 
     def finish(self) -> TarStats:
         """The counts, once the stream has ended. TarError "truncated" where it ends inside
@@ -752,7 +798,9 @@ class TarWalker:
             raw,
         )
         self.stats.add(entry)
-        if self._on_entries is not None:
+        if self._batch is not None:
+            self._batch.append(entry)
+        elif self._on_entries is not None:
             self._on_entries([entry])
         self._padding = -stored % BLOCK
         self._skip = stored - used + self._padding
@@ -762,4 +810,4 @@ class TarWalker:
             if stored:
                 self._hasher, self._hash_left = hashlib.sha256(), stored
             else:
-                self._on_hash(self._hash_index, _EMPTY_SHA256)
+                self._digests.append((self._hash_index, _EMPTY_SHA256))

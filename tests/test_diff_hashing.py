@@ -101,10 +101,23 @@ def test_listing_and_counts_are_those_of_the_c_loop() -> None:
     assert hashed(plain.entries) == {}  # off unless asked: no digest column at all
 
 
-def test_the_c_loop_stays_on_without_the_flag() -> None:
-    if ACCELERATED:
-        assert TarWalker(None)._c is not None
-    assert TarWalker(None, on_file_hash=lambda i, d: None)._c is None
+@pytest.mark.parametrize("step", [1, 700, 1 << 20])
+def test_the_c_loop_and_the_python_walker_hash_alike(step: int) -> None:
+    """With the C loop, hashing stops it after each file header with data; without it, the
+    Python walker reads every header: the same entries and digests either way."""
+    tar = mixed_tar(tarfile.PAX_FORMAT)
+    found = []
+    for accelerated in (True, False):
+        table = EntryTable(hashes=True)
+        walker = TarWalker(table.add_all, accelerated=accelerated, on_file_hash=table.set_hash)
+        for at in range(0, len(tar), step):
+            walker.feed(tar[at : at + step])
+        walker.finish()
+        found.append((table.names(), hashed(table), walker.stats))
+    assert found[0] == found[1]
+    assert found[0][1] == expected(tar)
+    if ACCELERATED:  # the stop is asked for only when hashing
+        assert TarWalker(None)._batch is None
 
 
 def test_a_sparse_file_has_no_content_hash() -> None:
