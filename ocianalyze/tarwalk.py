@@ -614,7 +614,7 @@ class TarWalker:
             )
         self.stats.merge(counts, newest)
         if self._batch is not None and entries:
-            self._hash_from_c(entries)  # type: ignore[arg-type]
+            self._hash_from_c(entries)
         elif emit is not None and entries:
             emit(entries)  # TarEntry instances, made in C
         return int(pos)
