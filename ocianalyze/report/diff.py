@@ -34,6 +34,7 @@ _BLOB_MARK = {
     BlobStatus.removed: "-",
 }
 _WIDTH = 100
+_SLOT = "\0changes {}\0"  # where an image's file changes go (no JSON string holds NUL raw)
 
 
 # ---- JSON -------------------------------------------------------------------------------
@@ -67,7 +68,7 @@ def _change(c: FileChange) -> dict[str, Any]:
     }
 
 
-def _image(i: ImageDiff) -> dict[str, Any]:
+def _image(i: ImageDiff, n: int, changes: bool) -> dict[str, Any]:
     files = None
     if i.files is not None:
         files = {
@@ -75,7 +76,7 @@ def _image(i: ImageDiff) -> dict[str, Any]:
             "removed": i.files.count(Change.removed),
             "changed": i.files.count(Change.changed),
             "unchanged": i.files.unchanged,
-            "changes": [_change(c) for c in i.files.changes],
+            "changes": [_change(c) for c in i.files.changes] if changes else _SLOT.format(n),
         }
     return {
         "old": _ref(i.old),
@@ -113,13 +114,15 @@ def _delta(d: Delta) -> dict[str, Any]:
     }
 
 
-def diff_doc(d: ExportDiff) -> dict[str, Any]:
+def diff_doc(d: ExportDiff, changes: bool = True) -> dict[str, Any]:
+    """The JSON document (see diff_json); ``changes=False`` leaves a slot string in place of
+    each image's list of file changes."""
     return {
         "schema_version": SCHEMA_VERSION,
         "old": {"path": d.old_path, "format": d.old_format},
         "new": {"path": d.new_path, "format": d.new_format},
         "differs": d.differs,
-        "images": [_image(i) for i in d.images],
+        "images": [_image(i, n, changes) for n, i in enumerate(d.images)],
         "added": [_ref(r) for r in d.added],
         "removed": [_ref(r) for r in d.removed],
         "delta": _delta(d.delta),
@@ -127,7 +130,18 @@ def diff_doc(d: ExportDiff) -> dict[str, Any]:
 
 
 def diff_json(d: ExportDiff) -> str:
-    return json.dumps(diff_doc(d), indent=2, allow_nan=False) + "\n"
+    """The document, indented, with one file change per line: json.dumps builds an indented
+    document in Python, so the changes (as many as the image has files) are written compactly,
+    by the C encoder, and spliced in."""
+    text = json.dumps(diff_doc(d, changes=False), indent=2, allow_nan=False)
+    for n, image in enumerate(d.images):
+        if image.files is not None:
+            chunk = ",\n        ".join(
+                json.dumps(_change(c), allow_nan=False) for c in image.files.changes
+            )
+            slot = json.dumps(_SLOT.format(n))
+            text = text.replace(slot, f"[\n        {chunk}\n      ]" if chunk else "[]", 1)
+    return text + "\n"
 
 
 # ---- text -------------------------------------------------------------------------------
