@@ -292,3 +292,22 @@ def test_a_corrupt_side_is_reported_and_fails(tmp_path: Path) -> None:
     run = run_cli("diff", str(old), str(new))
     assert run.code == 1
     assert "digest_mismatch" in run.err
+
+
+def test_names_from_the_export_are_escaped_in_text_and_markdown(tmp_path: Path) -> None:
+    evil = "app/evil\n\x1b[2Jname\u202e"
+    old = write("oci-dir", [Image([tar_of(BASE)], "example/app:1.0")], 9, tmp_path / "old")
+    tars = [tar_of(BASE), tar_of({evil: (0o644, b"x")})]
+    new = write("oci-dir", [Image(tars, "example/app:2.0")], 9, tmp_path / "new")
+    _, doc, _ = diff_json(old, new)
+    assert [c["path"] for c in doc["images"][0]["files"]["changes"]] == [evil]
+    shown = {  # ls --quoting-style=escape; markdown also escapes its own \\ and [
+        "text": "+ app/evil\\n\\033[2Jname\\342\\200\\256  (file, 1 B)",
+        "markdown": "| app/evil\\\\n\\\\033\\[2Jname\\\\342\\\\200\\\\256 | added |",
+    }
+    for fmt, line in shown.items():
+        run = run_cli("diff", "--format", fmt, str(old), str(new))
+        assert run.code == 1 and "\x1b" not in run.out and "\u202e" not in run.out
+        assert line in run.out, run.out
+    markdown = run_cli("diff", "--format", "markdown", str(old), str(new)).out
+    assert markdown.startswith("# Changes from ") and "| path | change | what | size |" in markdown

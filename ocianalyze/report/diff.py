@@ -319,7 +319,7 @@ def _md_image(i: ImageDiff, top: int) -> list[str]:
         shown = sorted(i.files.changes, key=lambda c: (-c.weight, c.path))[:top]
         out += ["", "| path | change | what | size |", "| --- | --- | --- | ---: |"]
         out += [
-            f"| `{_md(c.path)}` | {c.change.value} | {', '.join(a.value for a in c.what)} "
+            f"| {_md(c.path)} | {c.change.value} | {', '.join(a.value for a in c.what)} "
             f"| {c.weight} |"
             for c in sorted(shown, key=lambda c: c.path)
         ]
