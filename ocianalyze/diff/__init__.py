@@ -44,12 +44,13 @@ def platform_of(image: Image) -> str | None:
 
 
 def _repository(ref: str) -> str:
-    """The ref without its tag or digest ("app:1" -> "app"; a bare OCI tag "1.0" -> "")."""
-    ref = ref.split("@", 1)[0]
+    """The ref without its tag or digest ("app:1" and "app@sha256:…" -> "app"); a bare word
+    (an OCI ref.name is usually a tag alone: "1.0") -> ""."""
+    ref, at, _ = ref.partition("@")
     head, _, last = ref.rpartition("/")
     if ":" in last:
         last = last.rsplit(":", 1)[0]
-    elif not head:
+    elif not head and not at:
         return ""  # an org.opencontainers.image.ref.name that is a tag alone
     return f"{head}/{last}" if head else last
 
