@@ -251,6 +251,11 @@ def test_no_difference_exits_0_even_across_formats(tmp_path: Path) -> None:
     assert run.code == 0, run.err
     assert run.out.splitlines()[-1].startswith("summary: no differences")
     assert run.out.splitlines()[-1].endswith("send 0.0 B")
+    code, doc, _ = diff_json(old, new)
+    assert code == 0 and doc["differs"] is False and doc["delta"]["missing"] == []
+    [pair] = doc["images"]
+    assert pair["files"] is None and "the same layers" in pair["files_note"]
+    assert {layer["status"] for layer in pair["layers"]} == {"shared"}
 
 
 def test_text_fits_100_columns_and_names_the_same_size_change(tmp_path: Path) -> None:

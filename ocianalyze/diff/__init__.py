@@ -157,7 +157,6 @@ def compare_image(old: Image, new: Image, ov: Verification, nv: Verification) ->
     old_ids = [f.diff_id for f in of]
     if old_ids == [f.diff_id for f in nf] and None not in old_ids:
         note = "the same layers (by diff_id): the same files"
-        files = FileDiff((), 0)
     else:
         ot, nt = _tables(old, ov), _tables(new, nv)
         if isinstance(ot, str) or isinstance(nt, str):

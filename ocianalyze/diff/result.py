@@ -132,7 +132,8 @@ class ImageDiff:
     config: tuple[ConfigChange, ...]
     sizes: tuple[SizeChange, ...]
     files: FileDiff | None  # None: not compared (see files_note)
-    files_note: str | None = None  # why the files were not compared, when they were not
+    # why not: a layer could not be read, or both have the same layers (the same files)
+    files_note: str | None = None
 
     @property
     def differs(self) -> bool:

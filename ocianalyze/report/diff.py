@@ -232,12 +232,10 @@ def _image_lines(i: ImageDiff, top: int) -> list[str]:
 def _files_lines(i: ImageDiff, top: int) -> list[str]:
     f = i.files
     if f is None:
-        return [f"  files: not compared: {printable(i.files_note or '')}"]
+        return [f"  files: {printable(i.files_note or 'not compared')}"]
     n = {c: f.count(c) for c in Change}
     head = f"  files: {n[Change.added]} added, {n[Change.removed]} removed, "
     head += f"{n[Change.changed]} changed, {f.unchanged} unchanged"
-    if i.files_note:
-        return [f"  files: {printable(i.files_note)}"]
     shown = sorted(f.changes, key=lambda c: (-c.weight, c.path))[:top]
     more = len(f.changes) - len(shown)
     tail = [f"    … {more} more (--top, or --format json for all)"] if more > 0 else []
