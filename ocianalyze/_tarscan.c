@@ -11,9 +11,12 @@
  * does) stays the one definition of what a header means, and tests run both walkers over the
  * same archives.
  *
- * walk(buf, pos, skip, padding, entry_type) -> (pos, skip, padding, entries, counts, newest)
+ * walk(buf, pos, skip, padding, entry_type[, stop_at_data]) -> (pos, skip, padding, entries,
+ *                                                             counts, newest)
  *   buf: bytes; pos: where to start; skip: file data still to pass over; padding: how much of
  *   skip is padding. entry_type: the TarEntry class, or None to count without building entries.
+ *   stop_at_data: return right after the header of a file with data, so that the caller sees
+ *   that data pass (to hash each file's content); off by default.
  *   counts: (entries, files, dirs, symlinks, hardlinks, others, whiteouts, opaque_whiteouts,
  *   file_bytes, disk_bytes); newest: the largest mtime seen, or None.
  */
@@ -364,8 +367,11 @@ static PyObject *walk(PyObject *self, PyObject *args)
     Py_ssize_t pos;
     long long skip, padding;
     PyObject *entry_type;
+    int stop_at_data = 0;
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*nLLO", &buf, &pos, &skip, &padding, &entry_type)) return NULL;
+    if (!PyArg_ParseTuple(args, "y*nLLO|p", &buf, &pos, &skip, &padding, &entry_type,
+                          &stop_at_data))
+        return NULL;
     if (entry_type != Py_None && !PyType_Check(entry_type)) {
         PyBuffer_Release(&buf);
         PyErr_SetString(PyExc_TypeError, "entry_type must be a tuple subclass or None");
@@ -398,6 +404,7 @@ static PyObject *walk(PyObject *self, PyObject *args)
         pos = next;
         skip = follow;
         if (pad >= 0) padding = pad;
+        if (stop_at_data && skip > padding) break;
     }
     PyBuffer_Release(&buf);
     PyObject *newest = c.newest ? c.newest : (Py_INCREF(Py_None), Py_None);

@@ -1,5 +1,11 @@
 """Types of the optional C header loop; see _tarscan.c."""
 
 def walk(
-    buf: bytes, pos: int, skip: int, padding: int, entry_type: type[tuple[object, ...]] | None, /
+    buf: bytes,
+    pos: int,
+    skip: int,
+    padding: int,
+    entry_type: type[tuple[object, ...]] | None,
+    stop_at_data: bool = False,
+    /,
 ) -> tuple[int, int, int, list[tuple[object, ...]] | None, tuple[int, ...], int | None]: ...

@@ -244,13 +244,23 @@ def _keep_freed_buffers() -> None:
 
 
 def _verify(
-    path: str, jobs: int, fast: bool, quiet: bool, limit: int, entries: bool = False
+    path: str,
+    jobs: int,
+    fast: bool,
+    quiet: bool,
+    limit: int,
+    entries: bool = False,
+    hashes: bool = False,
 ) -> Verification:
     _keep_freed_buffers()
     threads = _jobs(jobs)
     # A stream is read by one thread: let it inflate there and hash and walk on a second.
     scan = ScanOptions(
-        max_uncompressed=limit, collect_entries=entries, split=threads > 1, hash_only=fast
+        max_uncompressed=limit,
+        collect_entries=entries,
+        split=threads > 1,
+        hash_only=fast,
+        hash_files=hashes,
     )
     opts = Options(jobs=threads, fast=fast, scan=scan)
     with _progress(quiet, None) as bar:
@@ -585,6 +595,52 @@ def files(
         )
         for chunk in chunks:  # written as produced: memory does not grow with the listing
             _emit(chunk)
+
+
+@app.command("diff")
+def diff_cmd(
+    old: PathArg,
+    new: PathArg,
+    image: Annotated[
+        list[str] | None,
+        typer.Option("--image", help="Compare this image (given twice: OLD's, then NEW's)."),
+    ] = None,
+    platform: Annotated[
+        str | None, typer.Option("--platform", help="Only images of os/arch[/variant].")
+    ] = None,
+    have: Annotated[
+        list[str] | None,
+        typer.Option("--have", help="Export or digest list the receiving site holds too."),
+    ] = None,
+    fmt: Annotated[ReportFormat, typer.Option("--format", "-f")] = ReportFormat.TEXT,
+    top: TopOpt = 10,
+    jobs: JobsOpt = 0,
+    quiet: QuietOpt = False,
+    limit: LimitOpt = DEFAULT_MAX_UNCOMPRESSED,
+) -> None:
+    """What changed from OLD to NEW (images, layers, config, sizes, files) and what must cross.
+
+    Exit 0: no difference; 1: differences (or a verification failed); 2: unreadable input."""
+    if len(image or []) > 2:
+        raise typer.BadParameter("--image is given once (both sides) or twice (OLD, NEW)")
+    with _guard(old):
+        from .diff import diff_exports
+        from .diff.delta import read_held
+        from .listing import choose_image
+        from .report.diff import RENDERERS
+
+        held = set().union(*map(read_held, have or []))
+        ov, nv = (_verify(p, jobs, False, quiet, limit, True, hashes=True) for p in (old, new))
+        chosen = None
+        if image:
+            chosen = (choose_image(ov.export, image[0]), choose_image(nv.export, image[-1]))
+        result = diff_exports(ov, nv, chosen=chosen, platform=platform, held=held, top=top)
+        _emit(RENDERERS[fmt.value](result))
+        for v in (ov, nv):
+            for p in v.problems:
+                _say(v.export.path, p.line())
+        if result.differs or not (ov.ok() and nv.ok()):
+            raise typer.Exit(EXIT_FAILED)
 
 
 def _version(value: bool) -> None:

@@ -16,6 +16,9 @@ a layer of a million files costs tens of MB, not the gigabyte an object tree wou
   values need; a value further out (or a float) is kept exactly in a small dict beside.
 - kind, mode, uid and gid: one index into a palette of the distinct combinations (a layer
   has a few hundred at most): a byte, wider past 256.
+- content digests, only in a table made with ``hashes=True`` (for ``diff``): the sha256 of
+  each regular file's bytes, 32 bytes an entry (zeros: none, as for directories and sparse
+  files). A table without them costs nothing more.
 """
 
 from __future__ import annotations
@@ -120,6 +123,7 @@ class EntryTable:
     __slots__ = (
         "_blob",
         "_cache",
+        "_hashes",
         "_last",
         "_lengths",
         "_marked",
@@ -133,7 +137,7 @@ class EntryTable:
         "links",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, hashes: bool = False) -> None:
         self._blob = bytearray()  # each key's bytes past what it shares with the key before
         self._shared = array("B")  # how many leading bytes it shares (0 every 16th key)
         self._lengths = array("B")  # how many bytes it has in _blob (wider when one needs it)
@@ -147,6 +151,20 @@ class EntryTable:
         self._palette: list[tuple[int, int, int, int]] = []  # (kind code, mode, uid, gid)
         self._meta_of: dict[tuple[int, int, int, int], int] = {}
         self.links: dict[int, str] = {}  # only links carry a target
+        self._hashes = bytearray() if hashes else None  # 32 bytes an entry: see set_hash
+
+    def set_hash(self, i: int, digest: bytes) -> None:
+        """Record the sha256 (32 bytes) of entry ``i``'s content, an entry already added."""
+        if self._hashes is not None:
+            self._hashes[32 * i : 32 * i + 32] = digest
+
+    def content_hash(self, i: int) -> bytes | None:
+        """The sha256 of entry ``i``'s content, when it was hashed (a regular file that is
+        not sparse, in a table made with ``hashes=True``); None otherwise."""
+        if self._hashes is None:
+            return None
+        digest = bytes(self._hashes[32 * i : 32 * i + 32])
+        return digest if any(digest) else None
 
     def add(self, e: TarEntry) -> None:
         self.add_all([e])
@@ -191,6 +209,8 @@ class EntryTable:
         while len(self._palette) > 1 << (8 * self._meta.itemsize):
             self._meta = array(_WIDE_U[self._meta.typecode], self._meta)
         self._meta.extend(map(self._meta_of.__getitem__, metas))
+        if self._hashes is not None:
+            self._hashes += bytes(32 * len(entries))
 
     def __len__(self) -> int:
         return len(self._lengths)

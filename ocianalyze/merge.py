@@ -478,6 +478,12 @@ def merged_files(tables: Sequence[EntryTable]) -> Iterator[TarEntry]:
     grow with the number of files). A hardlink whose target name is gone is listed as the
     regular file it now is (the shared inode's size, mode and owner); further names of the
     same file link to it."""
+    return (entry for entry, _ in merged_view(tables))
+
+
+def merged_view(tables: Sequence[EntryTable]) -> Iterator[tuple[TarEntry, bytes | None]]:
+    """merged_files' entries, each with the sha256 of its content (EntryTable.content_hash of
+    the file holding the data: a hardlink's is its inode's), None when not hashed."""
     links = _resolve(tables)
     for g in _Sweep(tables, links).groups():
         if g.visible is None:
@@ -492,4 +498,4 @@ def merged_files(tables: Sequence[EntryTable]) -> Iterator[TarEntry]:
                 entry = data._replace(name=entry.name, raw_name=entry.raw_name)
             else:
                 entry = entry._replace(linkname=key_name(primary))
-        yield entry
+        yield entry, tables[inode[0]].content_hash(inode[1])

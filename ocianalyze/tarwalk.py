@@ -13,13 +13,14 @@ that end without their two zero blocks, which real tools (umoci) write and Go ac
 
 from __future__ import annotations
 
+import hashlib
 import re
 import struct
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 _scan: ModuleType | None
 try:  # the optional C loop over common headers (see _tarscan.c); this module is the fallback
@@ -40,6 +41,7 @@ _HEADER_ONLY = frozenset(b"123456")  # Go's isHeaderOnlyType: no data follows, w
 _DIR = ord("5")
 _FILE_TYPES = frozenset(b"07S")  # regular, contiguous, old GNU sparse
 _ZERO = bytes(BLOCK)
+_EMPTY_SHA256 = hashlib.sha256().digest()
 _DECIMAL = re.compile(rb"[+-]?[0-9]+")  # the syntax strconv.ParseInt(s, 10, 64) accepts
 _V7, _USTAR, _STAR, _GNU = range(4)  # header formats, as Go's block.getFormat tells them
 
@@ -488,17 +490,32 @@ class TarWalker:
     The entries are those Go's Reader.Next returns, less PAX global headers (typeflag 'g'):
     they apply to no entry, and Docker's applier skips them. Memory is bounded by one special
     record (1 MiB, Go's limit) whatever the headers say: each PAX header replaces the last,
-    and sparse maps are checked region by region, never stored."""
+    and sparse maps are checked region by region, never stored.
+
+    ``on_file_hash``, when given, is called as ``on_file_hash(i, sha256)`` once the data of
+    the i-th entry (0-based, counting what ``on_entries`` got) has passed, for every regular
+    file that is not sparse: the 32-byte sha256 of its bytes, hashed as they go by (no copy
+    kept, no second read). The C loop then stops after each file header with data, so that
+    the data passes here."""
 
     def __init__(
         self,
         on_entries: Callable[[list[TarEntry]], None] | None = None,
         *,
         accelerated: bool = True,
+        on_file_hash: Callable[[int, bytes], None] | None = None,
     ) -> None:
         self.stats = TarStats()
         self._on_entries = on_entries
         self._c = _scan if accelerated else None
+        self._on_hash = on_file_hash
+        self._hasher: Any = None  # a sha256 of the file whose data is passing
+        self._hash_left = 0  # its bytes still to come
+        self._hash_index = 0
+        # With hashing, entries and digests are handed over once per chunk fed, in batches
+        # (one entry at a time costs the listing and the safety checks five times as much).
+        self._batch: list[TarEntry] | None = [] if on_file_hash is not None else None
+        self._digests: list[tuple[int, bytes]] = []
         self._pending = bytearray()  # a partial block or special record
         self._skip = 0  # file data (and padding) still to pass over
         self._padding = 0  # how much of _skip is padding: a stream may end inside it
@@ -517,16 +534,28 @@ class TarWalker:
         self._offset_at = 0  # of the block being parsed
 
     def feed(self, chunk: bytes | memoryview) -> None:
+        self._feed(chunk)
+        if self._batch or self._digests:
+            self._flush()
+
+    def _feed(self, chunk: bytes | memoryview) -> None:
         # bytes slices are one copy; slicing a memoryview then copying is two objects per header
         view = chunk if isinstance(chunk, bytes) else bytes(chunk)
         pos, n = 0, len(view)
         while pos < n:
-            if self._c is not None and self._plain and self._skip < _C_MAX_SKIP:
+            if (
+                self._c is not None
+                and self._plain
+                and self._skip < _C_MAX_SKIP
+                and not self._hash_left  # file data to hash: it passes below
+            ):
                 pos = self._walk_common(view, pos)
                 if pos >= n:
                     break
             if self._skip:
                 step = min(self._skip, n - pos)
+                if self._hash_left:
+                    self._hash_data(view, pos, step)
                 self._skip -= step
                 pos += step
                 continue
@@ -548,18 +577,61 @@ class TarWalker:
                 self._step(data)
         self._offset += n
 
+    def _flush(self) -> None:
+        """Hand over the entries batched in this chunk, then the digests found (an entry's
+        digest may come in a later chunk than the entry: never before it)."""
+        assert self._batch is not None and self._on_hash is not None
+        if self._on_entries is not None:
+            self._on_entries(self._batch)
+        self._batch = []
+        for index, digest in self._digests:
+            self._on_hash(index, digest)
+        self._digests = []
+
+    def _hash_data(self, view: bytes, pos: int, step: int) -> None:
+        """Hash the file data among the ``step`` bytes skipped from ``pos`` (the padding is
+        not the file's); at the file's last byte, hand its digest over."""
+        assert self._on_hash is not None
+        take = min(step, self._hash_left)
+        self._hasher.update(memoryview(view)[pos : pos + take])
+        self._hash_left -= take
+        if not self._hash_left:
+            self._digests.append((self._hash_index, self._hasher.digest()))
+            self._hasher = None
+
     def _walk_common(self, view: bytes, pos: int) -> int:
         """Let the C loop take the common headers from ``pos``; it stops where one needs the
         code below (a partial or zero block, an extended header, anything unusual)."""
         assert self._c is not None
         emit = self._on_entries
-        pos, self._skip, self._padding, entries, counts, newest = self._c.walk(
-            view, pos, self._skip, self._padding, TarEntry if emit else None
-        )
+        if self._batch is None:
+            pos, self._skip, self._padding, entries, counts, newest = self._c.walk(
+                view, pos, self._skip, self._padding, TarEntry if emit else None
+            )
+        else:  # hashing: stop at each file's data, and batch the entries with Python's
+            pos, self._skip, self._padding, entries, counts, newest = self._c.walk(
+                view, pos, self._skip, self._padding, TarEntry, True
+            )
         self.stats.merge(counts, newest)
-        if emit is not None and entries:
+        if self._batch is not None and entries:
+            self._hash_from_c(entries)
+        elif emit is not None and entries:
             emit(entries)  # TarEntry instances, made in C
         return int(pos)
+
+    def _hash_from_c(self, entries: list[TarEntry]) -> None:
+        """Batch what the C loop read and start hashing: an empty file's digest is known;
+        the C loop stopped after the last entry when it is a file whose data follows."""
+        assert self._batch is not None
+        first = self.stats.entries - len(entries)
+        self._batch += entries
+        for i, e in enumerate(entries, first):
+            if e.type == "file" and not e.size:
+                self._digests.append((i, _EMPTY_SHA256))
+        last = entries[-1]
+        if last.type == "file" and last.size and self._skip > self._padding:
+            self._hash_index = first + len(entries) - 1
+            self._hasher, self._hash_left = hashlib.sha256(), last.size
 
     def finish(self) -> TarStats:
         """The counts, once the stream has ended. TarError "truncated" where it ends inside
@@ -682,7 +754,7 @@ class TarWalker:
             self._plain = False
             self._want, self._step = BLOCK, self._sparse_block
             return
-        self._emit(fields8, stored, 0)
+        self._emit(fields8, stored, 0, hashable=smap is None)
 
     def _sparse_block(self, block: bytes) -> None:
         """One more block of a sparse map: an old GNU extension block (not counted in the
@@ -708,8 +780,9 @@ class TarWalker:
             self._want, self._step = BLOCK, self._header
             self._emit(held.fields, held.stored, used * BLOCK)
 
-    def _emit(self, fields: _Fields, stored: int, used: int) -> None:
-        """Hand the entry over and skip its data (less the ``used`` bytes of a 1.0 map)."""
+    def _emit(self, fields: _Fields, stored: int, used: int, hashable: bool = False) -> None:
+        """Hand the entry over and skip its data (less the ``used`` bytes of a 1.0 map);
+        ``hashable``: the stored data is the file's content (not a sparse file's regions)."""
         name, typeflag, size, mode, uid, gid, mtime, link = fields
         kind = _TYPES.get(typeflag) or ("file" if typeflag in _FILE_TYPES else "other")
         raw = name.decode("utf-8", "surrogateescape")
@@ -725,8 +798,16 @@ class TarWalker:
             raw,
         )
         self.stats.add(entry)
-        if self._on_entries is not None:
+        if self._batch is not None:
+            self._batch.append(entry)
+        elif self._on_entries is not None:
             self._on_entries([entry])
         self._padding = -stored % BLOCK
         self._skip = stored - used + self._padding
         self._plain = True
+        if hashable and self._on_hash is not None and kind == "file":
+            self._hash_index = self.stats.entries - 1
+            if stored:
+                self._hasher, self._hash_left = hashlib.sha256(), stored
+            else:
+                self._digests.append((self._hash_index, _EMPTY_SHA256))

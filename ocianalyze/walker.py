@@ -75,6 +75,9 @@ class ScanOptions:
     collect_entries: bool = False  # keep a compact listing of every tar entry
     split: bool = False  # inflate on this thread, hash and walk the tar on a second one
     hash_only: bool = False  # --fast: digests and sizes only, even for blobs in a stream
+    # With collect_entries: the sha256 of every regular file's bytes too, in the listing (for
+    # diff). The headers are then walked in Python, which sees the file data pass.
+    hash_files: bool = False
 
 
 def looks_like_tar(head: bytes) -> bool:
@@ -90,9 +93,12 @@ class _TarSink:
     def __init__(self, opts: ScanOptions, share: Share, hash_tar: bool = True) -> None:
         self.share = share
         self.hasher = hashlib.sha256() if hash_tar else None
-        self.entries = EntryTable() if opts.collect_entries else None
+        self.entries = EntryTable(opts.hash_files) if opts.collect_entries else None
         self.safety = SafetyChecker()
-        self.walker = TarWalker(_visitor(opts.on_entry, self.entries, self.safety))
+        hashed = self.entries.set_hash if self.entries is not None and opts.hash_files else None
+        self.walker = TarWalker(
+            _visitor(opts.on_entry, self.entries, self.safety), on_file_hash=hashed
+        )
         self.failure: tuple[Kind, str] | None = None
 
     def take(self, piece: bytes) -> None:

@@ -1,0 +1,85 @@
+"""The transfer delta: which blobs of NEW a site lacks when it holds some digests already.
+
+Blobs are matched by digest alone (a registry and containerd's content store do the same): a
+layer recompressed under another digest must cross again, even with the same diff_id.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from ..errors import OciError
+from ..model import Descriptor, ExportModel
+from .result import Delta, MissingBlob
+
+# "algo:hex" as the OCI spec's digest grammar allows, or a bare sha256 hex (`ls blobs/sha256`)
+_LINE = re.compile(r"(?:([a-z0-9]+(?:[+._-][a-z0-9]+)*):)?([a-fA-F0-9]{32,})")
+_TEXT = re.compile(rb"[\t\n\r\x20-\x7e]*")
+_SNIFF = 4096
+
+
+def descriptors(model: ExportModel) -> Iterator[Descriptor]:
+    """Every blob the model references: indexes, manifests, configs, layers (repeats kept)."""
+    for ref in model.indexes:
+        yield ref.descriptor
+    for image in model.images:
+        if image.manifest_descriptor is not None:
+            yield image.manifest_descriptor
+        yield image.config_descriptor
+        yield from image.layers
+
+
+def held_by(model: ExportModel) -> set[str]:
+    return {str(d.digest) for d in descriptors(model)}
+
+
+def looks_like_list(head: bytes) -> bool:
+    """A digest list is plain ASCII text; an export (a tar, compressed or not) is not."""
+    return _TEXT.fullmatch(head[:_SNIFF]) is not None
+
+
+def parse_list(lines: Iterable[str], where: str) -> set[str]:
+    """Digests, one a line: ``sha256:<hex>``, or a bare sha256 hex as ``ls blobs/sha256``
+    prints it; a line may go on after whitespace (``sha256sum`` output, a size), ``#`` starts
+    a comment, blank lines are skipped. Raises OciError naming the first line that is not."""
+    held: set[str] = set()
+    for number, raw in enumerate(lines, 1):
+        text = raw.split("#", 1)[0].strip()
+        if not text:
+            continue
+        m = _LINE.fullmatch(text.split()[0])
+        if m is None:
+            raise OciError(where, f"line {number}: not a digest")
+        held.add(f"{m.group(1) or 'sha256'}:{m.group(2).lower()}")
+    return held
+
+
+def delta(new: ExportModel, held: set[str]) -> Delta:
+    """What NEW holds that ``held`` lacks, largest first (then by digest)."""
+    blobs: dict[str, Descriptor] = {}
+    for d in descriptors(new):
+        blobs.setdefault(str(d.digest), d)
+    missing = sorted(
+        (MissingBlob(k, d.size, d.media_type) for k, d in blobs.items() if k not in held),
+        key=lambda b: (-b.size, b.digest),
+    )
+    return Delta(len(held), tuple(missing), sum(d.size for d in blobs.values()), len(blobs))
+
+
+def read_held(path: str) -> set[str]:
+    """The digests ``--have PATH`` names: a digest list (plain text, see parse_list) or an
+    export of any format, whose metadata alone is read (its blobs are what the site holds).
+    Raises OciError (unreadable export, bad list line) or OSError."""
+    file = Path(path)
+    if file.is_file():
+        with file.open("rb") as f:
+            head = f.read(_SNIFF)
+        if looks_like_list(head):
+            with file.open(encoding="ascii") as f:
+                return parse_list(f, path)
+    from ..sources import open_export
+    from ..verify import inspect
+
+    return held_by(inspect(open_export(path)).model)
