@@ -29,6 +29,7 @@ from .errors import OciError, Unreadable
 from .report import INSPECT, REPORT, VERIFY, Format, ReportFormat
 from .report.escape import printable
 from .sources import Export, open_export
+from .trust import Trust
 from .verify import Options, Verification, verify
 from .verify import inspect as inspect_export
 from .verify import open_export as open_for_verify
@@ -260,6 +261,107 @@ def _blob_bytes(export: Export) -> int:
     return sum(seen.values())
 
 
+# --- signatures, attestations and pinned digests: checked only when one of these is given ---
+_T = "Signatures and pins"
+KeyOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--key",
+        metavar="FILE",
+        rich_help_panel=_T,
+        help="Trusted public key: PEM (ECDSA, RSA, Ed25519) or OpenPGP. Repeatable.",
+    ),
+]
+IdentityOpt = Annotated[
+    str | None,
+    typer.Option("--certificate-identity", rich_help_panel=_T, help="Keyless signer identity."),
+]
+IdentityReOpt = Annotated[
+    str | None,
+    typer.Option("--certificate-identity-regexp", rich_help_panel=_T, help="... as a regexp."),
+]
+IssuerOpt = Annotated[
+    str | None,
+    typer.Option("--certificate-oidc-issuer", rich_help_panel=_T, help="Keyless OIDC issuer."),
+]
+IssuerReOpt = Annotated[
+    str | None,
+    typer.Option("--certificate-oidc-issuer-regexp", rich_help_panel=_T, help="... as a regexp."),
+]
+RootOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--trusted-root", metavar="FILE", rich_help_panel=_T, help="Sigstore trusted_root.json."
+    ),
+]
+BundleOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--bundle", metavar="FILE", rich_help_panel=_T, help="Sigstore bundle file. Repeatable."
+    ),
+]
+TlogOpt = Annotated[
+    bool,
+    typer.Option("--require-tlog", rich_help_panel=_T, help="Trust only tlog-backed signatures."),
+]
+SignIdentityOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--sign-identity",
+        metavar="REF",
+        rich_help_panel=_T,
+        help="The docker-reference a signature must name.",
+    ),
+]
+RequireOpt = Annotated[
+    bool,
+    typer.Option(
+        "--require-signature",
+        rich_help_panel=_T,
+        help="Fail any runnable image without a verified signature.",
+    ),
+]
+ExpectOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--expect",
+        metavar="SPEC",
+        rich_help_panel=_T,
+        help="Pinned digest, file of REF@DIGEST lines, or repo-info page. Repeatable.",
+    ),
+]
+
+
+def _trust(
+    key: list[str] | None,
+    identity: str | None,
+    identity_re: str | None,
+    issuer: str | None,
+    issuer_re: str | None,
+    root: str | None,
+    bundles: list[str] | None,
+    require_tlog: bool,
+    sign_identity: str | None,
+    require: bool,
+    expect: list[str] | None,
+) -> Trust:
+    return Trust(
+        tuple(key or ()), identity, identity_re, issuer, issuer_re, root, tuple(bundles or ()),
+        require_tlog, sign_identity, require, tuple(expect or ()),
+    )  # fmt: skip
+
+
+def _summary(v: Verification, trust: Trust, **kw: Any) -> Report:
+    """The report, with the signatures checked when a trust option was given (the
+    cryptography libraries are imported only then)."""
+    checked = None
+    if trust.given:
+        from .trust.check import check
+
+        checked = check(v, trust)
+    return summarize(v, trust=checked, **kw)
+
+
 def _emit(text: str) -> None:
     """Write ``text`` to stdout (see _Stdout: a reader that left is not an error)."""
     _Stdout.write(text)
@@ -294,10 +396,25 @@ def verify_cmd(
     strict: StrictOpt = False,
     quiet: QuietOpt = False,
     limit: LimitOpt = DEFAULT_MAX_UNCOMPRESSED,
+    key: KeyOpt = None,
+    identity: IdentityOpt = None,
+    identity_re: IdentityReOpt = None,
+    issuer: IssuerOpt = None,
+    issuer_re: IssuerReOpt = None,
+    root: RootOpt = None,
+    bundles: BundleOpt = None,
+    require_tlog: TlogOpt = False,
+    sign_identity: SignIdentityOpt = None,
+    require: RequireOpt = False,
+    expect: ExpectOpt = None,
 ) -> None:
     """Check every blob once: digests, sizes, compression, diff_ids, tar structure."""
     with _guard(path):
-        summary = summarize(_verify(path, jobs, fast, quiet, limit), strict=strict)
+        trust = _trust(
+            key, identity, identity_re, issuer, issuer_re, root, bundles, require_tlog,
+            sign_identity, require, expect,
+        )  # fmt: skip
+        summary = _summary(_verify(path, jobs, fast, quiet, limit), trust, strict=strict)
         _emit(VERIFY[fmt](summary))
         _conclude(summary)
 
@@ -314,11 +431,26 @@ def report(
     quiet: QuietOpt = False,
     limit: LimitOpt = DEFAULT_MAX_UNCOMPRESSED,
     top: TopOpt = 10,
+    key: KeyOpt = None,
+    identity: IdentityOpt = None,
+    identity_re: IdentityReOpt = None,
+    issuer: IssuerOpt = None,
+    issuer_re: IssuerReOpt = None,
+    root: RootOpt = None,
+    bundles: BundleOpt = None,
+    require_tlog: TlogOpt = False,
+    sign_identity: SignIdentityOpt = None,
+    require: RequireOpt = False,
+    expect: ExpectOpt = None,
 ) -> None:
     """Verify, then show every image: layer sizes (stored, uncompressed, on disk) and waste."""
     with _guard(path):
+        trust = _trust(
+            key, identity, identity_re, issuer, issuer_re, root, bundles, require_tlog,
+            sign_identity, require, expect,
+        )  # fmt: skip
         v = _verify(path, jobs, False, quiet, limit, entries=True)
-        summary = summarize(v, top=top, strict=strict)
+        summary = _summary(v, trust, top=top, strict=strict)
         _emit(REPORT[fmt](summary))
         _conclude(summary)
 

@@ -84,6 +84,24 @@ class Kind(str, enum.Enum):
     INDEX_DISAGREEMENT = "index_disagreement"
     BAD_HARDLINK = "bad_hardlink"
     PLATFORM_MISMATCH = "platform_mismatch"
+    # Signatures and attestations (issue 14), checked only when a trust option is given.
+    # A signature or attestation that does not verify over its payload (bytes changed, cut,
+    # or not parseable as its format claims): someone changed what was signed.
+    SIGNATURE_INVALID = "signature_invalid"
+    # Valid over its payload, but not from a key or identity the user trusts (or without the
+    # transparency-log evidence --require-tlog asks, or naming another --sign-identity).
+    SIGNATURE_UNTRUSTED = "signature_untrusted"
+    # Valid and trusted, but for another digest than the manifest it is attached to.
+    SIGNATURE_MISMATCH = "signature_mismatch"
+    # The transparency-log evidence (Rekor SET, inclusion proof) does not verify against the
+    # trusted root, or records another signature than the one it sits beside.
+    TLOG_INVALID = "tlog_invalid"
+    # --require-signature: a runnable image without a verified signature from the given trust.
+    UNSIGNED = "unsigned"
+    # The payload's docker-reference is none of the export's names for the image.
+    SIGNATURE_REFERENCE = "signature_reference_mismatch"
+    # A signature format this version recognises but does not verify (Notation).
+    SIGNATURE_UNSUPPORTED = "signature_unsupported"
 
 
 class Severity(str, enum.Enum):
@@ -110,6 +128,9 @@ WARNING_KINDS = frozenset(
         Kind.INDEX_DISAGREEMENT,
         Kind.BAD_HARDLINK,
         Kind.PLATFORM_MISMATCH,
+        Kind.SIGNATURE_UNTRUSTED,  # another publisher's signature does not make ours worse
+        Kind.SIGNATURE_REFERENCE,
+        Kind.SIGNATURE_UNSUPPORTED,
     }
 )
 

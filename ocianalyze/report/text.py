@@ -8,6 +8,7 @@ from __future__ import annotations
 from ..analysis import ImageAnalysis, Report
 from ..merge import MergeResult
 from ..model import Image
+from ..trust.result import describe
 from .escape import printable
 from .units import human
 
@@ -54,6 +55,11 @@ def inspect_text(r: Report) -> str:
 def verify_text(r: Report) -> str:
     """`verify`: one line per problem, then the verdict with the number of blobs read."""
     lines = [printable(p.line()) for p in r.problems]
+    if r.trust is not None:
+        lines += [
+            f"signature: {printable(describe(e))} [{printable(e.source)}]" for e in r.trust.evidence
+        ]
+        lines += [f"note: {printable(n)}" for n in r.trust.notes]
     verdict = "OK" if r.ok else "FAILED"
     lines.append(
         f"{printable(r.path)}: {verdict}: {r.blobs_read} blobs read, {len(r.problems)} problem(s)"
@@ -119,11 +125,21 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else "..." + text[-(width - 3) :]
 
 
+def _signatures(r: Report, image: Image) -> list[str]:
+    """The signatures and attestations covering the image, when a trust option was given."""
+    if r.trust is None:
+        return []
+    evidence, signed = r.trust.of(r.model.images, image)
+    head = "  signed    " + ("yes" if signed else "no (no verified signature covers it)")
+    return [head, *(f"    {printable(describe(e))}" for e in evidence)]
+
+
 def report_text(r: Report) -> str:
     """`report`: each image's header, layer table and waste, then the problems and verdict."""
     lines = [_source(r), ""]
     for a in r.images:
         lines += _header(a.image)
+        lines += _signatures(r, a.image)
         lines += _layers_table(a)
         if a.merge is not None:
             lines += _waste(a.merge)
