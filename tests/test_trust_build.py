@@ -212,7 +212,10 @@ class Authority:
                 "kind": "hashedrekord",
                 "spec": {
                     "data": {
-                        "hash": {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()}
+                        "hash": {
+                            "algorithm": "sha256",
+                            "value": hashlib.sha256(payload).hexdigest(),
+                        }
                     },
                     "signature": {
                         "content": b64(signature),
@@ -236,13 +239,14 @@ class Authority:
 # --- exports ---------------------------------------------------------------------------------
 
 
-def image_export(n: int = 1) -> tuple[Written, list[str]]:
-    """An OCI layout of ``n`` images (tags 1.0, 2.0, ...); their manifest digests."""
+def image_export(n: int = 1, docker25: bool = False) -> tuple[Written, list[str]]:
+    """An OCI layout of ``n`` images (tags 1.0, 2.0, ...), with Docker 25+'s manifest.json
+    when ``docker25``; their manifest digests."""
     images = [
         Image([layer_tar({f"app/{i}.txt": f"image {i}\n".encode() * 50})], tag=f"{i + 1}.0")
         for i in range(n)
     ]
-    written = oci(images)
+    written = oci(images, docker25=docker25)
     index = json.loads(written.files["index.json"])
     return written, [m["digest"] for m in index["manifests"]]
 
