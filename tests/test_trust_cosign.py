@@ -1,11 +1,13 @@
 """cosign signatures and attestations, Sigstore bundle referrers and Notation referrers, built
 from the published specs (test_trust_build), checked in every container format: an OCI layout
-directory, an oci-archive tar, a Docker 25+ save, and the tar on standard input. Each tamper
+directory, an oci-archive tar, a Docker 25+ save, and the tar on standard input (plain and
+gzip-compressed). Each tamper
 gives its exact problem kind; the same fixture gives the same verdict in every format.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import subprocess
@@ -37,7 +39,7 @@ from .test_trust_build import (
     sign,
 )
 
-FORMATS = ["layout", "oci-archive", "docker25", "stdin"]
+FORMATS = ["layout", "oci-archive", "docker25", "stdin", "stdin-gzip"]
 
 
 @dataclass
@@ -70,6 +72,8 @@ class Case:
             target = str(to_dir(self.written, self.tmp / "export"))
             return run_cli("verify", "-f", "json", target, *args)
         data = to_tar(self.written)
+        if self.fmt == "stdin-gzip":  # one pass through a decompressor
+            return run_cli("verify", "-f", "json", "-", *args, stdin=gzip.compress(data))
         if self.fmt == "stdin":
             return run_cli("verify", "-f", "json", "-", *args, stdin=data)
         return run_cli("verify", "-f", "json", self.file("export.tar", data), *args)
