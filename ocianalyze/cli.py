@@ -12,8 +12,9 @@ stderr. A reader that leaves early (``| head``) does not change the exit code: t
 import errno
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from functools import partial
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -351,15 +352,17 @@ def _trust(
     )  # fmt: skip
 
 
-def _summary(v: Verification, trust: Trust, **kw: Any) -> Report:
-    """The report, with the signatures checked when a trust option was given (the
-    cryptography libraries are imported only then)."""
-    checked = None
-    if trust.given:
-        from .trust.check import check
+def _summary(trust: Trust, verifying: Callable[[], Verification], **kw: Any) -> Report:
+    """Verify (``verifying()``), then check the signatures when a trust option was given: its
+    files are read first, so a bad ``--key`` fails before a long read (the cryptography
+    libraries are imported only then)."""
+    if not trust.given:
+        return summarize(verifying(), **kw)
+    from .trust.check import check, load
 
-        checked = check(v, trust)
-    return summarize(v, trust=checked, **kw)
+    ctx = load(trust)
+    v = verifying()
+    return summarize(v, trust=check(v, trust, ctx), **kw)
 
 
 def _emit(text: str) -> None:
@@ -414,7 +417,7 @@ def verify_cmd(
             key, identity, identity_re, issuer, issuer_re, root, bundles, require_tlog,
             sign_identity, require, expect,
         )  # fmt: skip
-        summary = _summary(_verify(path, jobs, fast, quiet, limit), trust, strict=strict)
+        summary = _summary(trust, lambda: _verify(path, jobs, fast, quiet, limit), strict=strict)
         _emit(VERIFY[fmt](summary))
         _conclude(summary)
 
@@ -449,8 +452,8 @@ def report(
             key, identity, identity_re, issuer, issuer_re, root, bundles, require_tlog,
             sign_identity, require, expect,
         )  # fmt: skip
-        v = _verify(path, jobs, False, quiet, limit, entries=True)
-        summary = _summary(v, trust, top=top, strict=strict)
+        run = partial(_verify, path, jobs, False, quiet, limit, entries=True)
+        summary = _summary(trust, run, top=top, strict=strict)
         _emit(REPORT[fmt](summary))
         _conclude(summary)
 

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from .conftest import Run, run_cli
-from .exports import flip, to_dir, to_tar
+from .exports import Image as ExportImage
+from .exports import flip, layer_tar, legacy, to_dir, to_tar
 from .test_trust_build import (
     BUNDLE_V3,
     IDENTITY,
@@ -400,3 +401,18 @@ def test_report_text_and_markdown_show_signers(tmp_path: Path) -> None:
     md = run_cli("report", "-f", "markdown", target, *case.key_args())
     assert md.code == 0, md.err
     assert f"Signed by: {fingerprint(case.key)} (cosign)" in md.out
+
+
+def test_legacy_save_cannot_be_signed(tmp_path: Path) -> None:
+    case = Case(tmp_path, "layout")
+    target = str(to_dir(legacy([ExportImage([layer_tar({"a": b"a"})])]), tmp_path / "legacy"))
+    run = run_cli("verify", "-f", "json", target, *case.key_args(), "--require-signature")
+    assert run.code == 1 and kinds(run) == {"unsigned"}
+    assert "legacy docker save keeps no manifest" in run.json()["problems"][0]["message"]
+
+
+def test_a_bad_key_is_said_before_the_export_is_read(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.pub"
+    bad.write_bytes(b"-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n")
+    run = run_cli("verify", str(tmp_path / "no-such-export"), "--key", str(bad))
+    assert run.code == 2 and run.err.startswith(f"ocianalyze: {bad}: not a PEM public key")

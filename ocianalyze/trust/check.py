@@ -31,12 +31,19 @@ _PROBLEM = {
 }
 
 
-def check(v: Verification, trust: Trust) -> TrustResult:
-    """Check every signature, attestation and pin of ``v``'s export against ``trust``.
+def load(trust: Trust) -> Context:
+    """Read the key and trusted-root files before anything else (a bad ``--key`` is a usage
+    error, said before a long verification). Raises ``errors.OciError``."""
+    return Context.load(trust)
+
+
+def check(v: Verification, trust: Trust, ctx: Context | None = None) -> TrustResult:
+    """Check every signature, attestation and pin of ``v``'s export against ``trust``
+    (``ctx``: from ``load``, else read here).
 
     Raises ``errors.OciError`` (``Unreadable`` too) when a key, trusted root, bundle or pin
     file cannot be read or is not what its option needs: a usage error, never a finding."""
-    ctx = Context.load(trust)
+    ctx = ctx or Context.load(trust)
     export = v.export
     good = verified_digests(v)
     tie = _Tie(export, good)
@@ -59,7 +66,13 @@ def check(v: Verification, trust: Trust) -> TrustResult:
     pinned, notes = pins.check(export, good, trust.expect)
     problems += pinned
     images = export.model.images
-    per_image = tuple(tuple(e for e in evidence if tie.covers(e.subject, i)) for i in images)
+    by_subject: dict[str | None, list[int]] = {}
+    for n, e in enumerate(evidence):
+        by_subject.setdefault(e.subject, []).append(n)
+    per_image = tuple(
+        tuple(evidence[n] for n in sorted(n for d in tie.chain(i) for n in by_subject.get(d, ())))
+        for i in images
+    )
     signed = tuple(
         any(e.outcome is Outcome.VERIFIED or tie.counts_for(e, i) for e in evs)
         and tie.image_good(i)
@@ -82,6 +95,8 @@ class _Tie:
 
     def __init__(self, export: Export, good: set[Digest]) -> None:
         self.export, self.good = export, good
+        self.good_names = {str(d) for d in good}
+        self._chains: dict[int, set[str]] = {}
         self.parents: dict[str, set[str]] = {}
         for ref in export.model.indexes:
             for child in ref.index.manifests:
@@ -92,7 +107,13 @@ class _Tie:
         }
 
     def chain(self, image: Image) -> set[str]:
-        """The image's manifest digest and every index above it."""
+        """The image's manifest digest and every index above it (remembered per image)."""
+        known = self._chains.get(id(image))
+        if known is None:
+            known = self._chains[id(image)] = self._chain(image)
+        return known
+
+    def _chain(self, image: Image) -> set[str]:
         if image.manifest_descriptor is None:
             return set()
         out, todo = set(), [str(image.manifest_descriptor.digest)]
@@ -118,9 +139,7 @@ class _Tie:
 
     def subject_good(self, subject: str) -> bool:
         covered = [i for i in self.export.model.images if self.covers(subject, i)]
-        return any(str(d) == subject for d in self.good) and all(
-            self.image_good(i) for i in covered
-        )
+        return subject in self.good_names and all(self.image_good(i) for i in covered)
 
     def counts_for(self, e: Evidence, image: Image) -> bool:
         """An index signature with one bad platform still counts for the good ones."""
@@ -172,9 +191,7 @@ class _Tie:
                 )
         if not self.subject_good(subject):
             covered = [i for i in self.export.model.images if self.covers(subject, i)]
-            partial = any(self.image_good(i) for i in covered) and subject in {
-                str(d) for d in self.good
-            }
+            partial = any(self.image_good(i) for i in covered) and subject in self.good_names
             why = _VALID_PARTIAL if partial else _UNVERIFIED
             c = dataclasses.replace(c, outcome=Outcome.UNVERIFIED_BYTES, reason=why)
         return _evidence(f, c, subject), problems
