@@ -20,7 +20,7 @@ import pytest
 
 from .conftest import Run, run_cli
 from .exports import Image as ExportImage
-from .exports import flip, layer_tar, legacy, to_dir, to_tar
+from .exports import Written, flip, layer_tar, legacy, to_dir, to_tar
 from .test_trust_build import (
     BUNDLE_V3,
     IDENTITY,
@@ -416,3 +416,33 @@ def test_a_bad_key_is_said_before_the_export_is_read(tmp_path: Path) -> None:
     bad.write_bytes(b"-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n")
     run = run_cli("verify", str(tmp_path / "no-such-export"), "--key", str(bad))
     assert run.code == 2 and run.err.startswith(f"ocianalyze: {bad}: not a PEM public key")
+
+
+def _as_cosign_save(w: Written, saved: str) -> None:
+    """Rewrite index.json as ``cosign save`` writes it: no names, a "kind" annotation on the
+    saved image and on its signatures and attestations (other manifests: none)."""
+    index = json.loads(w.files["index.json"])
+    for entry in index["manifests"]:
+        ref = entry.pop("annotations", {}).get("org.opencontainers.image.ref.name", "")
+        kind = "sigs" if ref.endswith(".sig") else "atts" if ref.endswith(".att") else "image"
+        if kind != "image" or entry["digest"] == saved:
+            entry["annotations"] = {"kind": f"dev.cosignproject.cosign/{kind}"}
+    w.files["index.json"] = json.dumps(index).encode()
+
+
+@pytest.mark.parametrize("fmt", ["layout", "stdin"])
+def test_cosign_save_layout(fmt: str, tmp_path: Path) -> None:
+    case = Case(tmp_path, fmt)
+    add_signature(case.written, case.digests[0], key=case.key)
+    add_attestation(case.written, case.digests[0], key=case.key)
+    _as_cosign_save(case.written, case.digests[0])
+    run = case.run(*case.key_args(), "--require-signature")
+    assert run.code == 0, run.out
+    assert outcomes(run) == [("cosign", "verified"), ("cosign-attestation", "verified")]
+    # The saved signature names another manifest of the export than the image saved.
+    (tmp_path / "other").mkdir()
+    case = Case(tmp_path / "other", fmt, n=2)
+    add_signature(case.written, case.digests[0], key=case.key, names=case.digests[1])
+    _as_cosign_save(case.written, case.digests[0])
+    run = case.run(*case.key_args())
+    assert run.code == 1 and kinds(run) == {"signature_mismatch"}

@@ -31,13 +31,39 @@ REKOR_BUNDLE = "dev.sigstore.cosign/bundle"
 _TAG = re.compile(r"sha256-([0-9a-f]{64})\.(sig|att)$")
 
 
-def attached_to(image: Image) -> str | None:
-    """The digest a ``sha256-<hex>.sig``/``.att`` name says the manifest is attached to."""
+# ``cosign save`` names nothing: index.json marks each manifest with a "kind" annotation, one
+# image (or image index) and its signatures and attestations (cosign pkg/oci/layout).
+_KIND = "kind"
+_SAVED_SUBJECT = frozenset(
+    {"dev.cosignproject.cosign/image", "dev.cosignproject.cosign/imageIndex"}
+)
+_SAVED_SIGNATURES = frozenset({"dev.cosignproject.cosign/sigs", "dev.cosignproject.cosign/atts"})
+
+
+def attached_to(image: Image, saved: str | None = None) -> str | None:
+    """The digest a ``sha256-<hex>.sig``/``.att`` name says the manifest is attached to, or,
+    in a ``cosign save`` layout, the one image it saved (``saved``)."""
     for ref in image.refs:
         found = _TAG.search(ref)
         if found:
             return "sha256:" + found.group(1)
+    desc = image.manifest_descriptor
+    if saved is not None and desc is not None and desc.annotation(_KIND) in _SAVED_SIGNATURES:
+        return saved
     return None
+
+
+def saved_subject(export: Export) -> str | None:
+    """The image or index a ``cosign save`` layout saved, when it marks exactly one."""
+    marked = {
+        str(d.digest)
+        for d in [
+            *(i.manifest_descriptor for i in export.model.images if i.manifest_descriptor),
+            *(r.descriptor for r in export.model.indexes),
+        ]
+        if d.annotation(_KIND) in _SAVED_SUBJECT
+    }
+    return marked.pop() if len(marked) == 1 else None
 
 
 def read_blob(export: Export, desc: Descriptor) -> bytes | None:
@@ -51,15 +77,17 @@ def read_blob(export: Export, desc: Descriptor) -> bytes | None:
 
 def find(export: Export, ctx: Context) -> Iterator[Found]:
     """Every cosign signature and attestation layer of the export, checked."""
+    saved = saved_subject(export)
     for image in export.model.images:
         if image.manifest is None:
             continue
+        attached = attached_to(image, saved)
         for i, layer in enumerate(image.manifest.layers):
             source = f"{image.name} layer {i + 1} ({layer.digest})"
             if layer.media_type == SIMPLE_SIGNING:
-                yield _signature(export, image, layer, source, ctx)
+                yield _signature(export, attached, layer, source, ctx)
             elif layer.media_type == DSSE:
-                yield _attestation(export, image, layer, source, ctx)
+                yield _attestation(export, attached, layer, source, ctx)
 
 
 def _rekor(layer: Descriptor) -> dict[str, Any] | None:
@@ -73,8 +101,10 @@ def _rekor(layer: Descriptor) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else {"malformed": raw}
 
 
-def _signature(export: Export, image: Image, layer: Descriptor, source: str, ctx: Context) -> Found:
-    fmt, attached = SignatureFormat.COSIGN, attached_to(image)
+def _signature(
+    export: Export, attached: str | None, layer: Descriptor, source: str, ctx: Context
+) -> Found:
+    fmt = SignatureFormat.COSIGN
     payload = read_blob(export, layer)
     if payload is None:
         return malformed(fmt, "the payload cannot be read", source, attached)
@@ -100,9 +130,9 @@ def _signature(export: Export, image: Image, layer: Descriptor, source: str, ctx
 
 
 def _attestation(
-    export: Export, image: Image, layer: Descriptor, source: str, ctx: Context
+    export: Export, attached: str | None, layer: Descriptor, source: str, ctx: Context
 ) -> Found:
-    fmt, attached = SignatureFormat.COSIGN_ATTESTATION, attached_to(image)
+    fmt = SignatureFormat.COSIGN_ATTESTATION
     data = read_blob(export, layer)
     if data is None:
         return malformed(fmt, "the envelope cannot be read", source, attached)
