@@ -97,7 +97,15 @@ class Material:
 
 
 def check(m: Material, ctx: Context) -> Checked:
-    """The verdict on ``m`` (see the module's rule). Never raises on bad input."""
+    """The verdict on ``m`` (see the module's rule). Never raises on bad input: a certificate
+    whose extensions cannot be parsed (cryptography parses them lazily) is malformed."""
+    try:
+        return _check(m, ctx)
+    except ValueError as exc:
+        return invalid(f"malformed certificate or key: {exc}")
+
+
+def _check(m: Material, ctx: Context) -> Checked:
     cert = chain = None
     if m.cert_pem:
         try:
@@ -184,8 +192,8 @@ def _tlog(
             raise Malformed("Rekor bundle has no Payload")
         body = json.loads(b64(payload.get("body"), "Rekor body"))
         hashes_, sigs, pems = _recorded(body)
-    except (Malformed, ValueError, AttributeError, TypeError) as exc:
-        return None, None, None, invalid(f"malformed Rekor bundle: {exc}", Kind.TLOG_INVALID)
+    except (Malformed, ValueError, AttributeError, TypeError, KeyError) as exc:
+        return None, None, None, invalid(f"malformed Rekor bundle: {exc!r}", Kind.TLOG_INVALID)
     recorded_key = _key_of(pems)
     name = f"rekor SET (log index {payload.get('logIndex')})"
     if m.payload_sha256 not in hashes_ or not _ours(m.signatures, sigs):

@@ -56,8 +56,8 @@ def load(path: str) -> TrustRoot:
         raise OciError(path, "not a Sigstore trusted root: not JSON") from None
     try:
         return _parse(path, doc)
-    except (Malformed, ValueError, TypeError, AttributeError) as exc:
-        raise OciError(path, f"not a Sigstore trusted root: {exc}") from None
+    except (Malformed, ValueError, TypeError, AttributeError, KeyError) as exc:
+        raise OciError(path, f"not a Sigstore trusted root: {exc!r}") from None
 
 
 def _parse(path: str, doc: Any) -> TrustRoot:
