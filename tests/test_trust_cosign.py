@@ -446,3 +446,23 @@ def test_cosign_save_layout(fmt: str, tmp_path: Path) -> None:
     _as_cosign_save(case.written, case.digests[0])
     run = case.run(*case.key_args())
     assert run.code == 1 and kinds(run) == {"signature_mismatch"}
+
+
+@pytest.mark.parametrize(
+    ("rekor", "payload", "kind"),
+    [
+        ('{"SignedEntryTimestamp": 5, "Payload": []}', None, "tlog_invalid"),
+        ('{"Payload": {"body": "e30="}}', None, "tlog_invalid"),
+        ("not json", None, "tlog_invalid"),
+        (None, b'{"critical": []}', "signature_invalid"),
+        (None, b"\xff\xfe not json", "signature_invalid"),
+    ],
+)
+def test_malformed_signatures_are_findings(
+    rekor: str | None, payload: bytes | None, kind: str, tmp_path: Path
+) -> None:
+    case = Case(tmp_path, "layout")
+    add_signature(case.written, case.digests[0], key=case.key, payload=payload, rekor=rekor)
+    run = case.run(*case.key_args(), *case.root_args())
+    assert run.code == 1 and kinds(run) == {kind}, run.err
+    assert "Traceback" not in run.err
