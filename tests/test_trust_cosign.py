@@ -466,3 +466,33 @@ def test_malformed_signatures_are_findings(
     run = case.run(*case.key_args(), *case.root_args())
     assert run.code == 1 and kinds(run) == {kind}, run.err
     assert "Traceback" not in run.err
+
+
+def test_index_signature_with_one_bad_platform(tmp_path: Path) -> None:
+    """Signed as an index: the platform whose layer changed is unsigned, the other still
+    counts (its manifest and every blob it names verified)."""
+    case = Case(tmp_path, "layout", n=2)
+    index = json.loads(case.written.files["index.json"])
+    inner = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": index["manifests"],
+    }
+    data = json.dumps(inner).encode()
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    case.written.files["blobs/sha256/" + digest[7:]] = data
+    ref = {"org.opencontainers.image.ref.name": "multi"}
+    entry = {"mediaType": inner["mediaType"], "digest": digest, "size": len(data)}
+    index["manifests"] = [{**entry, "annotations": ref}]
+    case.written.files["index.json"] = json.dumps(index).encode()
+    add_signature(case.written, digest, key=case.key)
+    name = case.written.layer_names[0]  # the first image's one layer
+    case.written.files[name] = flip(case.written.files[name])
+    run = case.run(*case.key_args(), "--require-signature")
+    assert run.code == 1
+    assert outcomes(run) == [("cosign", "unverified_bytes")]
+    doc = run.json()
+    signed = {i["manifest_digest"]: i["signed"] for i in doc["images"] if i["kind"] == "image"}
+    assert signed == {case.digests[0]: False, case.digests[1]: True}
+    unsigned = [p["digest"] for p in doc["problems"] if p["kind"] == "unsigned"]
+    assert unsigned == [case.digests[0]]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ..analysis import ImageAnalysis, Report
 from ..merge import MergeResult
-from ..model import Image
+from ..model import Image, ManifestKind
 from ..trust.result import describe
 from .escape import printable
 from .units import human
@@ -130,6 +130,8 @@ def _signatures(r: Report, image: Image) -> list[str]:
     if r.trust is None:
         return []
     evidence, signed = r.trust.of(r.model.images, image)
+    if not evidence and image.kind is not ManifestKind.IMAGE:
+        return []  # a signature or artifact manifest: nothing signs those
     head = "  signed    " + ("yes" if signed else "no (no verified signature covers it)")
     return [head, *(f"    {printable(describe(e))}" for e in evidence)]
 
