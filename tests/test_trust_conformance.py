@@ -69,3 +69,30 @@ def test_case_passes_or_fails_as_named(case: Path) -> None:
         assert got is not Outcome.VERIFIED
     else:
         assert got is Outcome.VERIFIED
+
+
+def test_keyless_bundle_file_through_the_command_line(tmp_path: Path) -> None:
+    """A conformance bundle given with --bundle beside an export: valid and from the given
+    identity, but it signs a.txt, not a manifest of the export: a mismatch; from another
+    identity: untrusted."""
+    from .conftest import run_cli
+    from .exports import Image, layer_tar, oci, to_dir
+
+    export = str(to_dir(oci([Image([layer_tar({"a": b"a"})])]), tmp_path / "export"))
+    case = DATA / "bundle-verify" / "happy-path-v0.3"
+    common = [
+        "verify", "-f", "json", export,
+        "--bundle", str(case / "bundle.sigstore.json"),
+        "--trusted-root", str(DATA / "production_trusted_root.json"),
+        "--certificate-oidc-issuer", ISSUER,
+    ]  # fmt: skip
+    run = run_cli(*common, "--certificate-identity", IDENTITY)
+    assert run.code == 1, run.err
+    (sig,) = run.json()["signatures"]
+    want = "sha256:" + hashlib.sha256((DATA / "bundle-verify/a.txt").read_bytes()).hexdigest()
+    assert (sig["outcome"], sig["subject"]) == ("mismatch", want)
+    assert sig["signer"] == f"{IDENTITY} ({ISSUER})"
+    assert {p["kind"] for p in run.json()["problems"]} == {"signature_mismatch"}
+    run = run_cli(*common, "--certificate-identity", "someone@example.com")
+    assert run.code == 0
+    assert {p["kind"] for p in run.json()["problems"]} == {"signature_untrusted"}
