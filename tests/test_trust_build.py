@@ -206,7 +206,38 @@ class Authority:
         self, payload: bytes, signature: bytes, verifier_pem: bytes, index: int = 7
     ) -> str:
         """cosign's ``dev.sigstore.cosign/bundle``: a hashedrekord entry and its SET."""
-        body = cj(
+        return self.rekor_entry(self.hashedrekord(payload, signature, verifier_pem), index)
+
+    @staticmethod
+    def intoto(payload: bytes, signature: bytes, verifier_pem: bytes) -> bytes:
+        """A Rekor intoto 0.0.2 body (cosign attest): envelope signatures base64 twice."""
+        return cj(
+            {
+                "apiVersion": "0.0.2",
+                "kind": "intoto",
+                "spec": {
+                    "content": {
+                        "envelope": {
+                            "payloadType": INTOTO,
+                            "signatures": [
+                                {
+                                    "sig": b64(b64(signature).encode()),
+                                    "publicKey": b64(verifier_pem),
+                                }
+                            ],
+                        },
+                        "payloadHash": {
+                            "algorithm": "sha256",
+                            "value": hashlib.sha256(payload).hexdigest(),
+                        },
+                    }
+                },
+            }
+        )
+
+    @staticmethod
+    def hashedrekord(payload: bytes, signature: bytes, verifier_pem: bytes) -> bytes:
+        return cj(
             {
                 "apiVersion": "0.0.1",
                 "kind": "hashedrekord",
@@ -224,6 +255,9 @@ class Authority:
                 },
             }
         )
+
+    def rekor_entry(self, body: bytes, index: int = 7) -> str:
+        """A Rekor bundle annotation for ``body``, with the SET of this log."""
         entry = {
             "body": b64(body),
             "integratedTime": SIGNED_AT,
@@ -317,17 +351,37 @@ def add_signature(
 
 
 def add_attestation(
-    written: Written, attached: str, *, key: ec.EllipticCurvePrivateKey, names: str | None = None
+    written: Written,
+    attached: str,
+    *,
+    key: ec.EllipticCurvePrivateKey,
+    names: str | None = None,
+    authority: Authority | None = None,
+    logged: bytes | None = None,
 ) -> bytes:
-    """A cosign ``sha256-<hex>.att`` manifest: a DSSE envelope over an in-toto statement."""
+    """A cosign ``sha256-<hex>.att`` manifest: a DSSE envelope over an in-toto statement;
+    with ``authority``, its Rekor intoto entry in the bundle annotation (of the statement
+    ``logged``, signed by ``key``, when given: an entry swapped in from elsewhere)."""
     body = statement(names or attached)
+    signature = sign(key, pae(INTOTO, body))
     envelope = cj(
         {
             "payloadType": INTOTO,
             "payload": b64(body),
-            "signatures": [{"keyid": "", "sig": b64(sign(key, pae(INTOTO, body)))}],
+            "signatures": [{"keyid": "", "sig": b64(signature)}],
         }
     )
+    annotations = {
+        "dev.cosignproject.cosign/signature": "",
+        "predicateType": "https://slsa.dev/provenance/v1",
+    }
+    if authority is not None:
+        if logged is None:
+            rekor = authority.rekor_entry(authority.intoto(body, signature, pem(key)))
+        else:
+            other = sign(key, pae(INTOTO, logged))
+            rekor = authority.rekor_entry(authority.intoto(logged, other, pem(key)))
+        annotations["dev.sigstore.cosign/bundle"] = rekor
     written.put_blob(envelope)
     manifest = {
         "schemaVersion": 2,
@@ -338,10 +392,7 @@ def add_attestation(
                 "mediaType": DSSE,
                 "digest": sha(envelope),
                 "size": len(envelope),
-                "annotations": {
-                    "dev.cosignproject.cosign/signature": "",
-                    "predicateType": "https://slsa.dev/provenance/v1",
-                },
+                "annotations": annotations,
             }
         ],
     }

@@ -38,6 +38,7 @@ from .test_trust_build import (
     new_key,
     pem,
     sign,
+    statement,
 )
 
 FORMATS = ["layout", "oci-archive", "docker25", "stdin", "stdin-gzip"]
@@ -496,3 +497,20 @@ def test_index_signature_with_one_bad_platform(tmp_path: Path) -> None:
     assert signed == {case.digests[0]: False, case.digests[1]: True}
     unsigned = [p["digest"] for p in doc["problems"] if p["kind"] == "unsigned"]
     assert unsigned == [case.digests[0]]
+
+
+def test_attestation_with_its_intoto_rekor_entry(tmp_path: Path) -> None:
+    case = Case(tmp_path, "layout")
+    add_attestation(case.written, case.digests[0], key=case.key, authority=case.auth)
+    run = case.run(*case.key_args(), *case.root_args(), "--require-tlog", "--require-signature")
+    assert run.code == 0, run.out
+    (att,) = run.json()["signatures"]
+    assert (att["outcome"], att["tlog"]) == ("verified", "rekor SET (log index 7)")
+    # An entry swapped in from another attestation records another payload and signature.
+    swapped = Case(tmp_path / "swapped", "layout")
+    (tmp_path / "swapped").mkdir()
+    logged = statement("sha256:" + "99" * 32)
+    add_attestation(swapped.written, swapped.digests[0], key=swapped.key,
+                    authority=swapped.auth, logged=logged)  # fmt: skip
+    run = swapped.run(*swapped.key_args(), *swapped.root_args())
+    assert run.code == 1 and kinds(run) == {"tlog_invalid"}
