@@ -18,6 +18,7 @@ from .model import Descriptor, ExportModel, Image, ManifestKind
 from .walker import BlobScan
 
 if TYPE_CHECKING:  # only attributes are read: the layering keeps report/ off the verifier
+    from .trust.result import TrustResult
     from .verify import Verification
 
 DEFAULT_TOP = 10
@@ -169,14 +170,21 @@ class Report:
     blobs_read: int = 0
     top: int = DEFAULT_TOP
     unreferenced: tuple[str, ...] = ()  # members of a one-pass stream that nothing names
+    trust: TrustResult | None = None  # signatures and pins, when a trust option was given
 
     def analysis_of(self, image: Image) -> ImageAnalysis:
         """The analysis of one of ``model.images`` (matched by identity, not equality)."""
         return next(a for a in self.images if a.image is image)
 
 
-def summarize(v: Verification, top: int = DEFAULT_TOP, strict: bool = False) -> Report:
-    """The report of a verification: per-image layer facts, totals and waste, and the verdict."""
+def summarize(
+    v: Verification,
+    top: int = DEFAULT_TOP,
+    strict: bool = False,
+    trust: TrustResult | None = None,
+) -> Report:
+    """The report of a verification: per-image layer facts, totals and waste, and the verdict.
+    ``trust``: the signature check's result; its problems join the verdict."""
     fmt = _format_name(v.export.format)
     model = v.export.model
     analyses = analyze(model.images, v.scans, v.verified(), top, fmt == _RECOMPUTING_FORMAT)
@@ -187,7 +195,7 @@ def summarize(v: Verification, top: int = DEFAULT_TOP, strict: bool = False) -> 
         if a.merge is not None
         for p in a.merge.problems
     )
-    problems = v.problems + merged
+    problems = v.problems + merged + (trust.problems if trust else ())
     return Report(
         path=v.export.path,
         format=fmt,
@@ -200,6 +208,7 @@ def summarize(v: Verification, top: int = DEFAULT_TOP, strict: bool = False) -> 
         blobs_read=len(v.scans),
         top=top,
         unreferenced=v.unreferenced,
+        trust=trust,
     )
 
 

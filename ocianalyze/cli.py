@@ -12,8 +12,9 @@ stderr. A reader that leaves early (``| head``) does not change the exit code: t
 import errno
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -30,6 +31,7 @@ from .errors import OciError, Unreadable
 from .report import INSPECT, REPORT, VERIFY, Format, ReportFormat, VerifyFormat
 from .report.escape import printable
 from .sources import Export, open_export
+from .trust import Trust
 from .verify import Options, Verification, verify
 from .verify import inspect as inspect_export
 from .verify import open_export as open_for_verify
@@ -274,6 +276,109 @@ def _blob_bytes(export: Export) -> int:
     return sum(seen.values())
 
 
+# --- signatures, attestations and pinned digests: checked only when one of these is given ---
+_T = "Signatures and pins"
+KeyOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--key",
+        metavar="FILE",
+        rich_help_panel=_T,
+        help="Trusted public key: PEM (ECDSA, RSA, Ed25519) or OpenPGP. Repeatable.",
+    ),
+]
+IdentityOpt = Annotated[
+    str | None,
+    typer.Option("--certificate-identity", rich_help_panel=_T, help="Keyless signer identity."),
+]
+IdentityReOpt = Annotated[
+    str | None,
+    typer.Option("--certificate-identity-regexp", rich_help_panel=_T, help="... as a regexp."),
+]
+IssuerOpt = Annotated[
+    str | None,
+    typer.Option("--certificate-oidc-issuer", rich_help_panel=_T, help="Keyless OIDC issuer."),
+]
+IssuerReOpt = Annotated[
+    str | None,
+    typer.Option("--certificate-oidc-issuer-regexp", rich_help_panel=_T, help="... as a regexp."),
+]
+RootOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--trusted-root", metavar="FILE", rich_help_panel=_T, help="Sigstore trusted_root.json."
+    ),
+]
+BundleOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--bundle", metavar="FILE", rich_help_panel=_T, help="Sigstore bundle file. Repeatable."
+    ),
+]
+TlogOpt = Annotated[
+    bool,
+    typer.Option("--require-tlog", rich_help_panel=_T, help="Trust only tlog-backed signatures."),
+]
+SignIdentityOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--sign-identity",
+        metavar="REF",
+        rich_help_panel=_T,
+        help="The docker-reference a signature must name.",
+    ),
+]
+RequireOpt = Annotated[
+    bool,
+    typer.Option(
+        "--require-signature",
+        rich_help_panel=_T,
+        help="Fail any runnable image without a verified signature.",
+    ),
+]
+ExpectOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--expect",
+        metavar="SPEC",
+        rich_help_panel=_T,
+        help="Pinned digest, file of REF@DIGEST lines, or repo-info page. Repeatable.",
+    ),
+]
+
+
+def _trust(
+    key: list[str] | None,
+    identity: str | None,
+    identity_re: str | None,
+    issuer: str | None,
+    issuer_re: str | None,
+    root: str | None,
+    bundles: list[str] | None,
+    require_tlog: bool,
+    sign_identity: str | None,
+    require: bool,
+    expect: list[str] | None,
+) -> Trust:
+    return Trust(
+        tuple(key or ()), identity, identity_re, issuer, issuer_re, root, tuple(bundles or ()),
+        require_tlog, sign_identity, require, tuple(expect or ()),
+    )  # fmt: skip
+
+
+def _summary(trust: Trust, verifying: Callable[[], Verification], **kw: Any) -> Report:
+    """Verify (``verifying()``), then check the signatures when a trust option was given: its
+    files are read first, so a bad ``--key`` fails before a long read (the cryptography
+    libraries are imported only then)."""
+    if not trust.given:
+        return summarize(verifying(), **kw)
+    from .trust.check import check, load
+
+    ctx = load(trust)
+    v = verifying()
+    return summarize(v, trust=check(v, trust, ctx), **kw)
+
+
 def _emit(text: str) -> None:
     """Write ``text`` to stdout (see _Stdout: a reader that left is not an error)."""
     _Stdout.write(text)
@@ -377,18 +482,34 @@ def verify_cmd(
     max_size: MaxSizeOpt = None,
     rules_file: RulesOpt = None,
     scheduler: SchedulerOpt = None,
+    key: KeyOpt = None,
+    identity: IdentityOpt = None,
+    identity_re: IdentityReOpt = None,
+    issuer: IssuerOpt = None,
+    issuer_re: IssuerReOpt = None,
+    root: RootOpt = None,
+    bundles: BundleOpt = None,
+    require_tlog: TlogOpt = False,
+    sign_identity: SignIdentityOpt = None,
+    require: RequireOpt = False,
+    expect: ExpectOpt = None,
 ) -> None:
     """Check every blob once: digests, sizes, compression, diff_ids, tar structure."""
     gates = _rules(ctx, rules_file, fail_on=fail_on, min_efficiency=min_efficiency,
                    max_wasted_bytes=max_wasted_bytes, max_wasted_percent=max_wasted_percent,
                    max_size=max_size)  # fmt: skip
     _one_export_only(ctx, fmt.value, len(paths))
+    trust = _trust(
+        key, identity, identity_re, issuer, issuer_re, root, bundles, require_tlog,
+        sign_identity, require, expect,
+    )  # fmt: skip
+    _trust_one_export(ctx, trust, len(paths), scheduler)
     with _guard(paths[0]):
         if len(paths) > 1 or scheduler is not None:
             many = _Many(paths, scheduler, jobs, quiet, limit, strict, gates)
             many.run(VERIFY[fmt], fmt is VerifyFormat.JSON, fast=fast, entries=gates.needs_merge())
-        v = _verify(paths[0], jobs, fast, quiet, limit, entries=gates.needs_merge())
-        summary = summarize(v, strict=strict)
+        run = partial(_verify, paths[0], jobs, fast, quiet, limit, entries=gates.needs_merge())
+        summary = _summary(trust, run, strict=strict)
         _emit(VERIFY[fmt](summary))
         _conclude(summary, gates)
 
@@ -413,12 +534,28 @@ def report(
     max_size: MaxSizeOpt = None,
     rules_file: RulesOpt = None,
     scheduler: SchedulerOpt = None,
+    key: KeyOpt = None,
+    identity: IdentityOpt = None,
+    identity_re: IdentityReOpt = None,
+    issuer: IssuerOpt = None,
+    issuer_re: IssuerReOpt = None,
+    root: RootOpt = None,
+    bundles: BundleOpt = None,
+    require_tlog: TlogOpt = False,
+    sign_identity: SignIdentityOpt = None,
+    require: RequireOpt = False,
+    expect: ExpectOpt = None,
 ) -> None:
     """Verify, then show every image: layer sizes (stored, uncompressed, on disk) and waste."""
     gates = _rules(ctx, rules_file, fail_on=fail_on, min_efficiency=min_efficiency,
                    max_wasted_bytes=max_wasted_bytes, max_wasted_percent=max_wasted_percent,
                    max_size=max_size)  # fmt: skip
     _one_export_only(ctx, fmt.value, len(paths))
+    trust = _trust(
+        key, identity, identity_re, issuer, issuer_re, root, bundles, require_tlog,
+        sign_identity, require, expect,
+    )  # fmt: skip
+    _trust_one_export(ctx, trust, len(paths), scheduler)
     with _guard(paths[0]):
         if fmt is ReportFormat.HTML:  # a missing library is found before the run, not after
             from .report.html import require_extra
@@ -427,10 +564,18 @@ def report(
         if len(paths) > 1 or scheduler is not None:
             many = _Many(paths, scheduler, jobs, quiet, limit, strict, gates)
             many.run(REPORT[fmt], fmt is ReportFormat.JSON, entries=True, top=top, each=True)
-        v = _verify(paths[0], jobs, False, quiet, limit, entries=True)
-        summary = summarize(v, top=top, strict=strict)
+        run = partial(_verify, paths[0], jobs, False, quiet, limit, entries=True)
+        summary = _summary(trust, run, top=top, strict=strict)
         _emit(REPORT[fmt](summary))
         _conclude(summary, gates)
+
+
+def _trust_one_export(ctx: typer.Context, trust: Trust, paths: int, scheduler: str | None) -> None:
+    """Signatures and pins are checked for one export at a time (run once per export)."""
+    if trust.given and (paths > 1 or scheduler is not None):
+        raise typer.BadParameter(
+            "signature and --expect options take one export, without --scheduler", ctx
+        )
 
 
 def _one_export_only(ctx: typer.Context, fmt: str, paths: int) -> None:

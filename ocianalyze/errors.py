@@ -90,6 +90,24 @@ class Kind(str, enum.Enum):
     # export, or is one whose bytes did not verify (trust/pins.py)
     DIGEST_NOT_EXPECTED = "digest_not_expected"
     DEVICE_NODE_IN_DEV = "device_node_in_dev"  # a device node under /dev: hidden at run time
+    # Signatures and attestations (issue 14), checked only when a trust option is given.
+    # A signature or attestation that does not verify over its payload (bytes changed, cut,
+    # or not parseable as its format claims): someone changed what was signed.
+    SIGNATURE_INVALID = "signature_invalid"
+    # Valid over its payload, but not from a key or identity the user trusts (or without the
+    # transparency-log evidence --require-tlog asks, or naming another --sign-identity).
+    SIGNATURE_UNTRUSTED = "signature_untrusted"
+    # Valid and trusted, but for another digest than the manifest it is attached to.
+    SIGNATURE_MISMATCH = "signature_mismatch"
+    # The transparency-log evidence (Rekor SET, inclusion proof) does not verify against the
+    # trusted root, or records another signature than the one it sits beside.
+    TLOG_INVALID = "tlog_invalid"
+    # --require-signature: a runnable image without a verified signature from the given trust.
+    UNSIGNED = "unsigned"
+    # The payload's docker-reference is none of the export's names for the image.
+    SIGNATURE_REFERENCE = "signature_reference_mismatch"
+    # A signature format this version recognises but does not verify (Notation).
+    SIGNATURE_UNSUPPORTED = "signature_unsupported"
 
 
 class Severity(str, enum.Enum):
@@ -147,6 +165,15 @@ SEVERITY: dict[Kind, Severity] = {
     Kind.BAD_HARDLINK: _W,  # unpacking fails on that image
     Kind.PLATFORM_MISMATCH: _W,  # runtimes pick by the index and run what the config says
     Kind.DIGEST_NOT_EXPECTED: _E,  # not the release the user pinned: the trust decision fails
+    # Signatures (checked only when a trust option is given): cosign and skopeo refuse an image
+    # whose signature does not verify, or that names another digest or a bad log entry.
+    Kind.SIGNATURE_INVALID: _E,  # what was signed was changed
+    Kind.SIGNATURE_MISMATCH: _E,  # a valid signature for another image
+    Kind.TLOG_INVALID: _E,  # the transparency-log evidence lies
+    Kind.UNSIGNED: _E,  # --require-signature: no verified signature from the given trust
+    Kind.SIGNATURE_UNTRUSTED: _W,  # another signer's signature does not make the image worse
+    Kind.SIGNATURE_REFERENCE: _W,  # cosign and skopeo warn (exact only with --sign-identity)
+    Kind.SIGNATURE_UNSUPPORTED: _N,  # a Notation signature: a fact; the image is not harmed
 }
 
 # The kinds that fail `verify` only with --strict (kept for callers of the old name).

@@ -511,7 +511,7 @@ def test_inspect(export: Export, built: Built) -> None:
     assert result.code == 0, result.err
     doc = result.json()
     truth = export.truth
-    assert doc["schema_version"] == 1
+    assert doc["schema_version"] == 2
     assert doc["source"] == {
         "path": "-" if export.stdin else str(export.path),
         "format": export.format,

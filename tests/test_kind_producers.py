@@ -276,6 +276,11 @@ PRODUCERS: dict[Kind, Producer] = {
     Kind.DIGEST_NOT_EXPECTED: _not_expected,
 }
 
+# The signature kinds need signed fixtures: built in their own module.
+from .test_trust_producers import TRUST_PRODUCERS  # noqa: E402
+
+PRODUCERS.update(TRUST_PRODUCERS)
+
 
 def test_every_kind_has_a_producer() -> None:
     assert set(PRODUCERS) == set(Kind)

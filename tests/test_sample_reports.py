@@ -150,7 +150,7 @@ def test_inspect_contract_on_two_tag_layout() -> None:
     run = run_cli("inspect", "--format", "json", str(layout))
     assert run.code == 0, run.err
     doc = run.json()
-    assert doc["schema_version"] == 1
+    assert doc["schema_version"] == 2
     assert doc["source"] == {"path": str(layout), "format": "oci-layout"}
     (image,) = doc["images"]
     assert sorted(image["refs"]) == sorted(refs)

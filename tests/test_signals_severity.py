@@ -27,6 +27,9 @@ EXPECTED = {
     "platform_absent": "warning", "index_disagreement": "warning",
     "platform_mismatch": "warning", "bad_hardlink": "warning",
     "digest_not_expected": "error", "device_node_in_dev": "notice",
+    "signature_invalid": "error", "signature_mismatch": "error", "tlog_invalid": "error",
+    "unsigned": "error", "signature_untrusted": "warning",
+    "signature_reference_mismatch": "warning", "signature_unsupported": "notice",
     "missing_end_of_archive": "notice", "history_mismatch": "notice",
     "setuid_setgid": "notice", "case_collision": "notice",
 }  # fmt: skip

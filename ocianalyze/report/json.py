@@ -14,8 +14,11 @@ from ..analysis import ImageAnalysis, LayerFacts, Report
 from ..errors import Problem, tally
 from ..merge import MergeResult
 from ..model import ExportModel, Image
+from ..trust.result import to_json
 
-SCHEMA_VERSION = 1
+# 2: verify/report documents gain "signatures" (top level and per image), "signed" per image
+# and "trust_notes" (null unless a signature option was given).
+SCHEMA_VERSION = 2
 
 
 def _image(image: Image) -> dict[str, Any]:
@@ -143,9 +146,21 @@ def report_doc(r: Report) -> dict[str, Any]:
     doc = inspect_doc(r)
     for entry, a in zip(doc["images"], r.images, strict=True):
         _analysed(entry, a)
+    _signatures(doc, r)
     doc["ok"] = r.ok
     doc["unreferenced"] = list(r.unreferenced)
     return doc
+
+
+def _signatures(doc: dict[str, Any], r: Report) -> None:
+    """Signature evidence: null everywhere when no signature option was given."""
+    t = r.trust
+    doc["signatures"] = [to_json(e) for e in t.evidence] if t else None
+    doc["trust_notes"] = list(t.notes) if t else None
+    for entry, image in zip(doc["images"], r.model.images, strict=True):
+        evidence, signed = t.of(r.model.images, image) if t else ((), False)
+        entry["signatures"] = [to_json(e) for e in evidence] if t else None
+        entry["signed"] = signed if t else None
 
 
 def render(doc: dict[str, Any]) -> str:

@@ -355,6 +355,23 @@ def _waste(m: MergeResult | None) -> list[str]:
     return lines
 
 
+def _signed_by(r: Report, image: Image) -> list[str]:
+    """ "Signed by …": the verified signers of the image, when a trust option was given."""
+    if r.trust is None:
+        return []
+    evidence, signed = r.trust.of(r.model.images, image)
+    signers = sorted(
+        {
+            f"{e.signer} ({e.format.value})"
+            for e in evidence
+            if e.signer and signed and e.outcome.value in ("verified", "unverified_bytes")
+        }
+    )
+    if not signers:
+        return ["-\tSigned by: nobody the given keys or identities name"]
+    return [f"-\tSigned by: {', '.join(_text(s) for s in signers)}"]
+
+
 def _image_section(r: Report, tag: str, image: Image) -> list[str]:
     analysis = r.analysis_of(image)
     facts = analysis.layers
@@ -362,6 +379,7 @@ def _image_section(r: Report, tag: str, image: Image) -> list[str]:
     if image.manifest_descriptor is not None:
         lines += _pull(tag, str(image.manifest_descriptor.digest))
     lines += _image_facts(image, facts)
+    lines += _signed_by(r, image)
     lines += _waste(analysis.merge)
     history = dockerfile(image.config.history) if image.config else []
     if history:

@@ -8,7 +8,8 @@ from __future__ import annotations
 from ..analysis import ImageAnalysis, Report
 from ..errors import Severity, tally, tally_kinds
 from ..merge import MergeResult
-from ..model import Image
+from ..model import Image, ManifestKind
+from ..trust.result import describe
 from .escape import printable
 from .units import human
 
@@ -54,12 +55,18 @@ def inspect_text(r: Report) -> str:
 
 def verify_text(r: Report) -> str:
     """`verify`: one line per error and warning, one summary line for the notices (`report`
-    lists them), then the verdict counting the findings of each severity in words."""
+    lists them), the signatures when checked, then the verdict counting the findings of each
+    severity in words."""
     lines = [printable(p.line()) for p in r.problems if p.severity is not Severity.NOTICE]
     notices = tally_kinds(p for p in r.problems if p.severity is Severity.NOTICE)
     if notices:
         kinds = ", ".join(f"{k.value} \u00d7{n}" for k, n in notices.items())
         lines.append(f"notices: {kinds} (see report)")
+    if r.trust is not None:
+        lines += [
+            f"signature: {printable(describe(e))} [{printable(e.source)}]" for e in r.trust.evidence
+        ]
+        lines += [f"note: {printable(n)}" for n in r.trust.notes]
     lines.append(f"{printable(r.path)}: {closing(r)}")
     return "\n".join(lines) + "\n"
 
@@ -139,11 +146,23 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else "..." + text[-(width - 3) :]
 
 
+def _signatures(r: Report, image: Image) -> list[str]:
+    """The signatures and attestations covering the image, when a trust option was given."""
+    if r.trust is None:
+        return []
+    evidence, signed = r.trust.of(r.model.images, image)
+    if not evidence and image.kind is not ManifestKind.IMAGE:
+        return []  # a signature or artifact manifest: nothing signs those
+    head = "  signed    " + ("yes" if signed else "no (no verified signature covers it)")
+    return [head, *(f"    {printable(describe(e))}" for e in evidence)]
+
+
 def report_text(r: Report) -> str:
     """`report`: each image's header, layer table and waste, then the problems and verdict."""
     lines = [_source(r), ""]
     for a in r.images:
         lines += _header(a.image)
+        lines += _signatures(r, a.image)
         lines += _layers_table(a)
         if a.merge is not None:
             lines += _waste(a.merge)
