@@ -20,6 +20,7 @@ from ocianalyze.errors import Kind
 from .conftest import run_cli
 from .exports import OCI_CONFIG, OCI_MANIFEST, Image, cj, layer_tar, oci, sha, to_dir, to_tar
 from .test_one_verdict import hostile_layer, image_manifest, layout, put
+from .test_trust_producers import TRUST_PRODUCERS
 
 Producer = Callable[[Path], list[str]]  # builds an export under the folder; the command to run
 
@@ -275,11 +276,7 @@ PRODUCERS: dict[Kind, Producer] = {
     Kind.PLATFORM_MISMATCH: _platform_mismatch,
     Kind.DIGEST_NOT_EXPECTED: _not_expected,
 }
-
-# The signature kinds need signed fixtures: built in their own module.
-from .test_trust_producers import TRUST_PRODUCERS  # noqa: E402
-
-PRODUCERS.update(TRUST_PRODUCERS)
+PRODUCERS.update(TRUST_PRODUCERS)  # the signature kinds need signed fixtures: their own module
 
 
 def test_every_kind_has_a_producer() -> None:
