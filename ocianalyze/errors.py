@@ -74,7 +74,7 @@ class Kind(str, enum.Enum):
     LIMIT_EXCEEDED = "limit_exceeded"
     UNSAFE_PATH = "unsafe_path"
     LINK_ESCAPE = "link_escape"
-    DEVICE_NODE = "device_node"
+    DEVICE_NODE = "device_node"  # a device node under /dev: hidden at run time
     SETUID = "setuid_setgid"
     DUPLICATE_ENTRY = "duplicate_entry"
     CASE_COLLISION = "case_collision"
@@ -89,7 +89,7 @@ class Kind(str, enum.Enum):
     # --expect: a pinned digest is not an index or manifest (legacy save: image ID) of the
     # export, or is one whose bytes did not verify (trust/pins.py)
     DIGEST_NOT_EXPECTED = "digest_not_expected"
-    DEVICE_NODE_IN_DEV = "device_node_in_dev"  # a device node under /dev: hidden at run time
+    DEVICE_NODE_OUTSIDE_DEV = "device_node_outside_dev"  # made by mknod where a container sees it
     # Signatures and attestations (issue 14), checked only when a trust option is given.
     # A signature or attestation that does not verify over its payload (bytes changed, cut,
     # or not parseable as its format claims): someone changed what was signed.
@@ -151,8 +151,8 @@ SEVERITY: dict[Kind, Severity] = {
     Kind.LIMIT_EXCEEDED: _E,  # the layer was not read to its end: not verified
     Kind.UNSAFE_PATH: _W,  # pkg/archive refuses it, other extractors may write outside
     Kind.LINK_ESCAPE: _W,  # followed by any tool that extracts without a root jail
-    Kind.DEVICE_NODE: _W,  # created by mknod when unpacking as root: a host device in a layer
-    Kind.DEVICE_NODE_IN_DEV: _N,  # runtimes mount a tmpfs over /dev: the node is never seen
+    Kind.DEVICE_NODE: _N,  # under /dev: runtimes mount a tmpfs over it, the node is never seen
+    Kind.DEVICE_NODE_OUTSIDE_DEV: _W,  # made by mknod on unpack as root, visible in the container
     Kind.SETUID: _N,  # kept on unpack: passwd, su, mount... in every distribution base
     Kind.DUPLICATE_ENTRY: _W,  # the last copy wins on unpack: a scanner reading the first is fooled
     Kind.CASE_COLLISION: _N,  # unpacks apart on Linux; merges only on case-insensitive storage

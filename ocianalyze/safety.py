@@ -124,7 +124,7 @@ class SafetyChecker:
             # Runtimes mount a fresh /dev over the image's (Docker and containerd: a tmpfs),
             # so a node there is never seen by the container; anywhere else mknod makes it.
             under_dev = e.name == "dev" or e.name.startswith("dev/")
-            kind = Kind.DEVICE_NODE_IN_DEV if under_dev else Kind.DEVICE_NODE
+            kind = Kind.DEVICE_NODE if under_dev else Kind.DEVICE_NODE_OUTSIDE_DEV
             self._find(kind, f"{e.type} device {e.name!r}")
         if e.type == "file" and e.mode & _SETID:
             self._find(Kind.SETUID, f"setuid/setgid file {e.name!r} (mode {e.mode & 0o7777:o})")

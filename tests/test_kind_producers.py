@@ -261,8 +261,8 @@ PRODUCERS: dict[Kind, Producer] = {
     Kind.LINK_ESCAPE: _gz_layer(
         _tar((_entry("l", tarfile.SYMTYPE, linkname="../../../etc/shadow"), None))
     ),
-    Kind.DEVICE_NODE: _unsafe,
-    Kind.DEVICE_NODE_IN_DEV: _gz_layer(_tar((_entry("dev/null", tarfile.CHRTYPE), None))),
+    Kind.DEVICE_NODE: _gz_layer(_tar((_entry("dev/null", tarfile.CHRTYPE), None))),
+    Kind.DEVICE_NODE_OUTSIDE_DEV: _unsafe,
     Kind.SETUID: _unsafe,
     Kind.DUPLICATE_ENTRY: _gz_layer(_tar((_entry("d"), b"1"), (_entry("d"), b"2"))),
     Kind.CASE_COLLISION: _gz_layer(_tar((_entry("README"), b"1"), (_entry("readme"), b"2"))),
