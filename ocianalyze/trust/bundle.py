@@ -16,6 +16,7 @@ Sources: sigstore protobuf-specs ``Bundle``; sigstore-conformance ``bundle-verif
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -267,9 +268,10 @@ def find(export: Export, ctx: Context) -> Iterator[Found]:
                     source,
                     attached,
                     (),
+                    carrier=image,
                 )
                 continue
-            yield _found(data, attached, source, ctx)
+            yield dataclasses.replace(_found(data, attached, source, ctx), carrier=image)
 
 
 def _found(data: bytes, target: str | None, source: str, ctx: Context) -> Found:

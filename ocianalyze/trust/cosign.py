@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from ..checks import location
@@ -85,9 +86,9 @@ def find(export: Export, ctx: Context) -> Iterator[Found]:
         for i, layer in enumerate(image.manifest.layers):
             source = f"{image.name} layer {i + 1} ({layer.digest})"
             if layer.media_type == SIMPLE_SIGNING:
-                yield _signature(export, attached, layer, source, ctx)
+                yield replace(_signature(export, attached, layer, source, ctx), carrier=image)
             elif layer.media_type == DSSE:
-                yield _attestation(export, attached, layer, source, ctx)
+                yield replace(_attestation(export, attached, layer, source, ctx), carrier=image)
 
 
 def _rekor(layer: Descriptor) -> dict[str, Any] | None:

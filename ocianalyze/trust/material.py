@@ -21,6 +21,7 @@ from typing import Any
 from cryptography import x509
 
 from ..errors import Kind, OciError
+from ..model import Image
 from . import Outcome, SignatureFormat, Trust, keys, roots
 from .envelope import Malformed, b64
 
@@ -274,7 +275,9 @@ class Found:
     """A signature or attestation found, checked, not yet tied to the export's bytes.
 
     ``attached``: the digest it sits on (a ``sha256-<hex>.sig`` tag, a referrer's subject),
-    when the export says; ``subjects``: the digests its payload names (``sha256:<hex>``)."""
+    when the export says; ``subjects``: the digests its payload names (``sha256:<hex>``);
+    ``carrier``: the export's manifest that holds it (None for a ``--bundle`` file), whose
+    bytes and blobs must have verified too for it to count."""
 
     format: SignatureFormat
     checked: Checked
@@ -283,6 +286,7 @@ class Found:
     subjects: tuple[str, ...]
     predicate_type: str | None = None
     reference: str | None = None
+    carrier: Image | None = None
 
 
 def malformed(fmt: SignatureFormat, why: str, source: str, attached: str | None) -> Found:
