@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +22,7 @@ from cryptography import x509
 from ..errors import Kind, OciError
 from ..model import Image
 from . import Outcome, SignatureFormat, Trust, keys, roots
-from .envelope import Malformed, b64
+from .envelope import Malformed, b64, loads
 
 
 @dataclass(frozen=True)
@@ -191,7 +190,7 @@ def _tlog(
         payload = m.rekor.get("Payload")
         if not isinstance(payload, dict):
             raise Malformed("Rekor bundle has no Payload")
-        body = json.loads(b64(payload.get("body"), "Rekor body"))
+        body = loads(b64(payload.get("body"), "Rekor body"))
         hashes_, sigs, pems = _recorded(body)
     except (Malformed, ValueError, AttributeError, TypeError, KeyError) as exc:
         return None, None, None, invalid(f"malformed Rekor bundle: {exc!r}", Kind.TLOG_INVALID)
