@@ -117,9 +117,11 @@ def test_same_reference() -> None:
     [
         (b"\n-----BEGIN PGP PUBLIC KEY BLOCK-----\n", KeyKind.OPENPGP),
         (b"-----BEGIN PGP PRIVATE KEY BLOCK-----\n", KeyKind.OPENPGP_SECRET),
-        (b"\x99\x01\x0d", KeyKind.OPENPGP),  # gpg --export: an old-format public key packet
-        (b"\xc6\x33", KeyKind.OPENPGP),
-        (b"\x95\x01", KeyKind.OPENPGP_SECRET),
+        (b"\x99\x01\x0d\x04", KeyKind.OPENPGP),  # gpg --export: an old-format v4 public key
+        (b"\xc6\x33\x04", KeyKind.OPENPGP),
+        (b"\x99garbage", KeyKind.OTHER),  # a public-key header whose body is no key version
+        (b"\x99\x01", KeyKind.OTHER),  # a header and nothing after it
+        (b"\x95\x01\x0d\x04", KeyKind.OPENPGP_SECRET),
         (b"-----BEGIN PUBLIC KEY-----\n", KeyKind.OTHER),
         (b"0\x82\x01", KeyKind.OTHER),
         (b"", KeyKind.OTHER),
@@ -137,7 +139,7 @@ def test_without_gpg_a_given_key_cannot_be_checked(
     out = to_dir(skopeo_dir(Image([layer_tar({"a": b"a"})])), tmp_path / "out")
     (out / "signature-1").write_bytes(b"\xa3\x01 not checked")
     key = tmp_path / "pub.gpg"
-    key.write_bytes(b"\x99\x01\x0d" + bytes(40))
+    key.write_bytes(b"\x99\x01\x0d\x04" + bytes(40))
     monkeypatch.setattr(gpg.shutil, "which", lambda name: None)
     export = open_export(str(out))
     with pytest.raises(gpg.GpgUnavailable) as caught:

@@ -16,6 +16,7 @@ Sources: sigstore protobuf-specs ``Bundle``; sigstore-conformance ``bundle-verif
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -28,7 +29,7 @@ from ..model import Image
 from ..sources import Export
 from . import Outcome, SignatureFormat, keys, roots
 from .cosign import read_blob
-from .envelope import Envelope, Malformed, b64, parse_envelope, parse_statement
+from .envelope import Envelope, Malformed, b64, loads, parse_envelope, parse_statement
 from .material import Checked, Context, Found, _recorded, invalid, sha256_hex, untrusted
 
 MEDIA_PREFIX = "application/vnd.dev.sigstore.bundle"
@@ -67,7 +68,7 @@ def verify_artifact(data: bytes, artifact_sha256: str, ctx: Context) -> tuple[Ch
     given trust, and signs that artifact (else MISMATCH when valid but for another digest).
     Never raises on bad input."""
     try:
-        doc = json.loads(data)
+        doc = loads(data)
         found = claims(doc)
     except (ValueError, UnicodeDecodeError, Malformed) as exc:
         return invalid(f"malformed bundle: {exc}"), Claims((), None, None)
@@ -220,7 +221,7 @@ def _key_tlog(
         from sigstore_models.rekor.v1 import TransparencyLogEntry as RawEntry
 
         entry = TransparencyLogEntry(RawEntry.from_dict(entries[0]))
-        body = json.loads(b64(entries[0].get("canonicalizedBody"), "canonicalizedBody"))
+        body = loads(b64(entries[0].get("canonicalizedBody"), "canonicalizedBody"))
         hashes, recorded, _ = _recorded(body)
         payload = found.envelope.payload if found.envelope else None
         want = sha256_hex(payload) if payload is not None else digest.hex()
@@ -267,15 +268,16 @@ def find(export: Export, ctx: Context) -> Iterator[Found]:
                     source,
                     attached,
                     (),
+                    carrier=image,
                 )
                 continue
-            yield _found(data, attached, source, ctx)
+            yield dataclasses.replace(_found(data, attached, source, ctx), carrier=image)
 
 
 def _found(data: bytes, target: str | None, source: str, ctx: Context) -> Found:
     """A bundle checked against ``target`` (a digest), or against what it claims."""
     try:
-        claimed = claims(json.loads(data)).subjects
+        claimed = claims(loads(data)).subjects
     except (ValueError, UnicodeDecodeError, Malformed):
         claimed = ()
     digest = target or (claimed[0] if claimed else None)
@@ -312,7 +314,27 @@ def from_files(paths: tuple[str, ...], ctx: Context) -> Iterator[Found]:
     for path in paths:
         try:
             with open(path, "rb") as f:
-                data = f.read(16 << 20)
+                data = f.read(_MAX_FILE + 1)
         except OSError as exc:
             raise Unreadable(path, exc.strerror or str(exc), exc.errno) from None
+        _require_bundle(path, data)
         yield _found(data, None, path, ctx)
+
+
+_MAX_FILE = 16 << 20  # bytes read of a --bundle file (a bundle is a few KB)
+
+
+def _require_bundle(path: str, data: bytes) -> None:
+    """A ``--bundle`` file must be a bundle that names a digest: anything else is a usage
+    error (exit 2), said with the file's name. Raises ``errors.OciError``."""
+    from ..errors import OciError
+
+    if len(data) > _MAX_FILE:
+        raise OciError(path, f"not a Sigstore bundle: too large (over {_MAX_FILE} bytes)")
+    try:
+        subjects = claims(loads(data)).subjects
+    except (ValueError, UnicodeDecodeError) as exc:
+        why = str(exc) if isinstance(exc, Malformed) else "not JSON"
+        raise OciError(path, f"not a Sigstore bundle: {why}") from None
+    if not subjects:
+        raise OciError(path, "not a Sigstore bundle: it names no sha256 digest")

@@ -189,6 +189,11 @@ class _Tie:
                         f"names the image {', '.join(sorted(refs))}",
                     )
                 )
+        if f.carrier is not None and not self.image_good(f.carrier):
+            # the signature's own manifest or a blob of it (payload, config) failed: what it
+            # says was not read from the bytes the export names
+            c = dataclasses.replace(c, outcome=Outcome.UNVERIFIED_BYTES, reason=_CARRIER)
+            return _evidence(f, c, subject), problems
         if not self.subject_good(subject):
             covered = [i for i in self.export.model.images if self.covers(subject, i)]
             partial = any(self.image_good(i) for i in covered) and subject in self.good_names
@@ -205,6 +210,7 @@ class _Tie:
 
 _UNVERIFIED = "valid, but the manifest or a blob it references failed verification"
 _VALID_PARTIAL = "valid, but some manifests it covers failed verification"
+_CARRIER = "valid, but the manifest holding the signature or a blob of it failed verification"
 
 
 def _same_ref(signed: str, name: str) -> bool:

@@ -10,9 +10,9 @@ Sources: cosign specs/SIGNATURE_SPEC.md (payload ``critical.image.docker-manifes
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from ..checks import location
@@ -21,7 +21,7 @@ from ..model import DSSE, SIMPLE_SIGNING, Descriptor, Image
 from ..sources import Export
 from ..sources.base import read_small
 from . import SignatureFormat
-from .envelope import Malformed, b64, parse_envelope, parse_statement
+from .envelope import Malformed, b64, loads, parse_envelope, parse_statement
 from .material import Context, Found, Material, check, malformed, sha256_hex
 
 SIGNATURE = "dev.cosignproject.cosign/signature"
@@ -85,9 +85,9 @@ def find(export: Export, ctx: Context) -> Iterator[Found]:
         for i, layer in enumerate(image.manifest.layers):
             source = f"{image.name} layer {i + 1} ({layer.digest})"
             if layer.media_type == SIMPLE_SIGNING:
-                yield _signature(export, attached, layer, source, ctx)
+                yield replace(_signature(export, attached, layer, source, ctx), carrier=image)
             elif layer.media_type == DSSE:
-                yield _attestation(export, attached, layer, source, ctx)
+                yield replace(_attestation(export, attached, layer, source, ctx), carrier=image)
 
 
 def _rekor(layer: Descriptor) -> dict[str, Any] | None:
@@ -95,7 +95,7 @@ def _rekor(layer: Descriptor) -> dict[str, Any] | None:
     if not raw:
         return None
     try:
-        value = json.loads(raw)
+        value = loads(raw)
     except ValueError:
         return {"malformed": raw}  # fails the Rekor check with its reason
     return value if isinstance(value, dict) else {"malformed": raw}
@@ -109,7 +109,7 @@ def _signature(
     if payload is None:
         return malformed(fmt, "the payload cannot be read", source, attached)
     try:
-        critical = json.loads(payload)["critical"]
+        critical = loads(payload)["critical"]
         digest = critical["image"]["docker-manifest-digest"]
         reference = critical.get("identity", {}).get("docker-reference")
         signature = b64(layer.annotation(SIGNATURE), "the signature annotation")
@@ -137,7 +137,7 @@ def _attestation(
     if data is None:
         return malformed(fmt, "the envelope cannot be read", source, attached)
     try:
-        envelope = parse_envelope(json.loads(data))
+        envelope = parse_envelope(loads(data))
         statement = parse_statement(envelope.payload)
     except (ValueError, Malformed) as exc:
         return malformed(fmt, str(exc), source, attached)

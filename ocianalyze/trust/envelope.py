@@ -23,6 +23,16 @@ class Malformed(ValueError):
     """The document is not the shape its format requires; the message says what is wrong."""
 
 
+def loads(data: bytes | str) -> Any:
+    """``json.loads`` of untrusted signature material. Raises ValueError (Malformed for JSON
+    nested deeper than the interpreter's recursion limit, which ``json`` reports as a
+    RecursionError: a hostile document, not a failure of the whole run)."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise Malformed("JSON nested too deeply") from None
+
+
 @dataclass(frozen=True, slots=True)
 class Envelope:
     """A DSSE envelope: ``payload`` decoded, its type, and each signature decoded."""
@@ -77,7 +87,7 @@ def parse_envelope(obj: Any) -> Envelope:
 def parse_statement(payload: bytes) -> Statement:
     """The subjects and predicate type of an in-toto statement. Raises Malformed."""
     try:
-        obj = json.loads(payload)
+        obj = loads(payload)
     except (ValueError, UnicodeDecodeError):
         raise Malformed("in-toto statement is not JSON") from None
     if not isinstance(obj, dict) or obj.get("_type") not in STATEMENT_TYPES:

@@ -59,11 +59,27 @@ def key_kind(data: bytes) -> KeyKind:
         return KeyKind.OPENPGP
     if text.startswith(b"-----BEGIN PGP PRIVATE KEY BLOCK-----"):
         return KeyKind.OPENPGP_SECRET
-    if data[:1] and data[0] in _PUBLIC_KEY_FIRST:
+    if data[:1] and data[0] in _PUBLIC_KEY_FIRST and _key_version(data) in _KEY_VERSIONS:
         return KeyKind.OPENPGP
-    if data[:1] and data[0] in _SECRET_KEY_FIRST:
+    if data[:1] and data[0] in _SECRET_KEY_FIRST and _key_version(data) in _KEY_VERSIONS:
         return KeyKind.OPENPGP_SECRET
     return KeyKind.OTHER
+
+
+# A key packet's body starts with its version: 3 and 4 (RFC 4880 5.5.2), 5, 6 (RFC 9580).
+_KEY_VERSIONS = frozenset({3, 4, 5, 6})
+
+
+def _key_version(data: bytes) -> int | None:
+    """The version byte of the key packet that starts ``data``, found past its header (RFC
+    4880 4.2: old format, length type in the low two bits; new format, the length's first
+    octet says how many follow), or None when the data ends first."""
+    if data[0] & 0x40:  # new format
+        first = data[1] if len(data) > 1 else 0
+        at = 2 if first < 192 or 224 <= first < 255 else 3 if first < 224 else 6
+    else:
+        at = 1 + (1, 2, 4, 0)[data[0] & 0x03]
+    return data[at] if len(data) > at else None
 
 
 def read_key(path: str) -> bytes:

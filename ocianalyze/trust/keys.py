@@ -15,9 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from ..errors import OciError, Unreadable
-
-# The armour of an OpenPGP key: simple signing's business (``simplesign``), not ours.
-_OPENPGP_ARMOR = b"-----BEGIN PGP PUBLIC KEY BLOCK-----"
+from .gpg import KeyKind, key_kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +42,9 @@ def fingerprint(key: Any) -> str:
 
 
 def is_openpgp(data: bytes) -> bool:
-    """An armoured OpenPGP key, or a binary one (an old- or new-format packet tag: bit 7 set)."""
-    return data.lstrip().startswith(_OPENPGP_ARMOR) or (bool(data) and data[0] & 0x80 != 0)
+    """An armoured OpenPGP public key, or a binary one (a public-key packet whose body starts
+    with a key version; ``gpg.key_kind``): left to simple signing, which imports it."""
+    return key_kind(data) is KeyKind.OPENPGP
 
 
 def load_keys(paths: tuple[str, ...]) -> list[PublicKey]:
@@ -60,8 +59,11 @@ def load_keys(paths: tuple[str, ...]) -> list[PublicKey]:
                 data = f.read(1 << 20)
         except OSError as exc:
             raise Unreadable(path, exc.strerror or str(exc), exc.errno) from None
-        if is_openpgp(data):
+        kind = key_kind(data)
+        if kind is KeyKind.OPENPGP:
             continue
+        if kind is KeyKind.OPENPGP_SECRET:
+            raise OciError(path, "an OpenPGP private key: give the public key (gpg --export)")
         key = parse_pem(data, path)
         out.append(PublicKey(key, fingerprint(key), path))
     return out

@@ -14,15 +14,15 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
 
 from ..errors import Kind, OciError
+from ..model import Image
 from . import Outcome, SignatureFormat, Trust, keys, roots
-from .envelope import Malformed, b64
+from .envelope import Malformed, b64, loads
 
 
 @dataclass(frozen=True)
@@ -190,7 +190,7 @@ def _tlog(
         payload = m.rekor.get("Payload")
         if not isinstance(payload, dict):
             raise Malformed("Rekor bundle has no Payload")
-        body = json.loads(b64(payload.get("body"), "Rekor body"))
+        body = loads(b64(payload.get("body"), "Rekor body"))
         hashes_, sigs, pems = _recorded(body)
     except (Malformed, ValueError, AttributeError, TypeError, KeyError) as exc:
         return None, None, None, invalid(f"malformed Rekor bundle: {exc!r}", Kind.TLOG_INVALID)
@@ -274,7 +274,9 @@ class Found:
     """A signature or attestation found, checked, not yet tied to the export's bytes.
 
     ``attached``: the digest it sits on (a ``sha256-<hex>.sig`` tag, a referrer's subject),
-    when the export says; ``subjects``: the digests its payload names (``sha256:<hex>``)."""
+    when the export says; ``subjects``: the digests its payload names (``sha256:<hex>``);
+    ``carrier``: the export's manifest that holds it (None for a ``--bundle`` file), whose
+    bytes and blobs must have verified too for it to count."""
 
     format: SignatureFormat
     checked: Checked
@@ -283,6 +285,7 @@ class Found:
     subjects: tuple[str, ...]
     predicate_type: str | None = None
     reference: str | None = None
+    carrier: Image | None = None
 
 
 def malformed(fmt: SignatureFormat, why: str, source: str, attached: str | None) -> Found:

@@ -21,7 +21,9 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from ..errors import OciError, Unreadable
 from . import keys
-from .envelope import Malformed, b64
+from .envelope import Malformed, b64, loads
+
+_MAX_ROOT = 16 << 20  # bytes read of a trusted_root.json
 
 _ISSUER_V1 = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
 _ISSUER_V2 = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.8")
@@ -49,9 +51,15 @@ def load(path: str) -> TrustRoot:
     """Read a trusted_root.json. Raises ``errors.Unreadable`` or ``errors.OciError``."""
     try:
         with open(path, "rb") as f:
-            doc = json.loads(f.read(16 << 20))
+            data = f.read(_MAX_ROOT + 1)
     except OSError as exc:
         raise Unreadable(path, exc.strerror or str(exc), exc.errno) from None
+    if len(data) > _MAX_ROOT:  # Sigstore's public good root is ~10 KB
+        raise OciError(path, f"not a Sigstore trusted root: over {_MAX_ROOT} bytes")
+    try:
+        doc = loads(data)
+    except Malformed as exc:
+        raise OciError(path, f"not a Sigstore trusted root: {exc}") from None
     except (ValueError, UnicodeDecodeError):
         raise OciError(path, "not a Sigstore trusted root: not JSON") from None
     try:
