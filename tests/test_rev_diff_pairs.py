@@ -1,0 +1,47 @@
+"""Images compared across a legacy ``docker save`` (no manifest: the image is named by its
+config digest) and an OCI layout: the same image is the same, whatever names it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import exports as ex
+from .test_diff_core import diff_json
+
+PLAIN = "application/vnd.oci.image.layer.v1.tar"  # as a legacy save stores layers
+TARS = [ex.layer_tar({"a": b"one"}), ex.layer_tar({"b": b"two"})]
+
+
+def test_a_legacy_save_of_the_same_image_is_no_difference(tmp_path: Path) -> None:
+    image = ex.Image(TARS)
+    oci = ex.to_dir(ex.oci([image], encode=lambda t: t, media=PLAIN), tmp_path / "oci")
+    legacy = tmp_path / "legacy.tar"
+    legacy.write_bytes(ex.to_tar(ex.legacy([image])))
+    for old, new in ((oci, legacy), (legacy, oci)):
+        code, doc, err = diff_json(old, new)
+        assert (code, err, doc["differs"]) == (0, "", False)
+        [pair] = doc["images"]
+        assert pair["differs"] is False and pair["config"] == []
+        assert [x["status"] for x in pair["layers"]] == ["shared", "shared"]
+        assert [x["new_digest"] for x in pair["layers"]] == [ex.sha(t) for t in TARS]
+
+
+def test_a_legacy_save_of_another_config_differs(tmp_path: Path) -> None:
+    oci = ex.to_dir(ex.oci([ex.Image(TARS)], encode=lambda t: t, media=PLAIN), tmp_path / "o")
+    legacy = tmp_path / "legacy.tar"
+    written = ex.legacy([ex.Image(TARS)])
+    config = written.files[written.config_name].replace(b'"layer 1"', b'"layer one"')
+    del written.files[written.config_name]
+    name = ex.sha(config).split(":")[1] + ".json"
+    written.files[name] = config
+    written.files["manifest.json"] = written.files["manifest.json"].replace(
+        written.config_name.encode(), name.encode()
+    )
+    legacy.write_bytes(ex.to_tar(written))
+    code, doc, err = diff_json(oci, legacy)
+    assert (code, err, doc["differs"]) == (1, "", True)
+    [pair] = doc["images"]
+    assert pair["differs"] is True
+    assert pair["config"] == [
+        {"field": "history", "old": ["layer 0", "layer 1"], "new": ["layer 0", "layer one"]}
+    ]
