@@ -780,6 +780,8 @@ def diff_cmd(
         if image:
             chosen = (choose_image(ov.export, image[0]), choose_image(nv.export, image[-1]))
         result = diff_exports(ov, nv, chosen=chosen, platform=platform, held=held, top=top)
+        if platform and not (result.images or result.added or result.removed):  # a typo
+            raise OciError(f"--platform {platform}", "no image of it in OLD or in NEW")
         _emit(RENDERERS[fmt.value](result))
         for v in (ov, nv):
             for p in v.problems:

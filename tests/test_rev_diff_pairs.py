@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import exports as ex
+from .conftest import run_cli
 from .test_diff_core import diff_json
 
 PLAIN = "application/vnd.oci.image.layer.v1.tar"  # as a legacy save stores layers
@@ -44,4 +45,18 @@ def test_a_legacy_save_of_another_config_differs(tmp_path: Path) -> None:
     assert pair["differs"] is True
     assert pair["config"] == [
         {"field": "history", "old": ["layer 0", "layer 1"], "new": ["layer 0", "layer one"]}
+    ]
+
+
+def test_a_platform_neither_export_has_is_refused(tmp_path: Path) -> None:
+    """A mistyped platform paired nothing and said "no differences", exit 0."""
+    old = ex.to_dir(ex.oci([ex.Image(TARS[:1])]), tmp_path / "old")
+    new = ex.to_dir(ex.oci([ex.Image(TARS), ex.Image(TARS, arch="arm64")]), tmp_path / "new")
+    run = run_cli("diff", "--platform", "linux/amd46", str(old), str(new))
+    assert (run.code, run.out) == (2, "")
+    assert run.err == "ocianalyze: --platform linux/amd46: no image of it in OLD or in NEW\n"
+    code, doc, err = diff_json(old, new, "--platform", "linux/arm64")  # only NEW has it
+    assert (code, err, doc["images"], doc["removed"]) == (1, "", [], [])
+    assert [(r["name"], r["platform"]) for r in doc["added"]] == [
+        ("example/app:1.0", "linux/arm64")
     ]
