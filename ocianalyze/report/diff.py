@@ -163,12 +163,41 @@ def _short(digest: str | None) -> str:
     return "-" if digest is None else printable(digest.split(":", 1)[-1][:12])
 
 
+def _label(r: ImageRef) -> str:
+    return f"{r.name} {r.platform or ''}".strip()
+
+
 def _name(r: ImageRef) -> str:
-    return printable(f"{r.name} {r.platform or ''}".strip())
+    return printable(_label(r))
 
 
 def _clip(line: str) -> str:
     return line if len(line) <= _WIDTH else line[: _WIDTH - 1] + "…"
+
+
+def _fit(text: str, room: int) -> str:
+    """``text`` escaped (``printable``) in at most ``room`` columns (at least 9): when longer,
+    its middle is elided, so a long path keeps its start and its file name (two thirds of the
+    room go to the end), and an escape (``\\033``) is kept whole or left out, never cut."""
+    shown = printable(text)
+    room = max(room, 9)
+    if len(shown) <= room:
+        return shown
+    parts = [printable(c) for c in text]
+    head: list[str] = []
+    used = 0
+    for p in parts:
+        if used + len(p) > (room - 1) // 3:  # a third for the start, the rest for the end
+            break
+        head.append(p)
+        used += len(p)
+    tail: list[str] = []
+    for p in reversed(parts):
+        if used + len(p) > room - 1:
+            break
+        tail.append(p)
+        used += len(p)
+    return "".join(head) + "…" + "".join(reversed(tail))
 
 
 def _value(v: str | list[str] | None) -> str:
@@ -199,7 +228,8 @@ def _file_line(c: FileChange) -> str:
             extra += f"; mode {c.old.mode:04o} -> {c.new.mode:04o}"
     else:
         extra = f"{state.type}, {state.size} B"
-    return f"    {_MARK[c.change]} {printable(c.path)}  ({extra})"
+    head, tail = f"    {_MARK[c.change]} ", f"  ({extra})"
+    return head + _fit(c.path, _WIDTH - len(head) - len(tail)) + tail
 
 
 def _sizes_lines(sizes: tuple[SizeChange, ...]) -> list[str]:
@@ -211,7 +241,8 @@ def _sizes_lines(sizes: tuple[SizeChange, ...]) -> list[str]:
 
 def _image_lines(i: ImageDiff, top: int) -> list[str]:
     mark = "changed" if i.differs else "same"
-    out = [f"image {_name(i.old)} -> {_name(i.new)}: {mark}"]
+    room = (_WIDTH - len(f"image  -> : {mark}")) // 2
+    out = [f"image {_fit(_label(i.old), room)} -> {_fit(_label(i.new), room)}: {mark}"]
     out.append(f"  manifest {_short(i.old.digest)} -> {_short(i.new.digest)}")
     counts = {s: sum(1 for x in i.layers if x.status is s) for s in BlobStatus}
     out.append("  layers: " + ", ".join(f"{n} {s.value}" for s, n in counts.items()))
@@ -232,7 +263,7 @@ def _image_lines(i: ImageDiff, top: int) -> list[str]:
 def _files_lines(i: ImageDiff, top: int) -> list[str]:
     f = i.files
     if f is None:
-        return [f"  files: {printable(i.files_note or 'not compared')}"]
+        return [f"  files: {_fit(i.files_note or 'not compared', _WIDTH - 9)}"]
     n = {c: f.count(c) for c in Change}
     head = f"  files: {n[Change.added]} added, {n[Change.removed]} removed, "
     head += f"{n[Change.changed]} changed, {f.unchanged} unchanged"
@@ -263,8 +294,8 @@ def summary_line(d: ExportDiff) -> str:
 
 def diff_text(d: ExportDiff) -> str:
     out = [
-        _clip(f"old: {printable(d.old_path)} ({d.old_format})"),
-        _clip(f"new: {printable(d.new_path)} ({d.new_format})"),
+        f"old: {_fit(d.old_path, _WIDTH - 8 - len(d.old_format))} ({d.old_format})",
+        f"new: {_fit(d.new_path, _WIDTH - 8 - len(d.new_format))} ({d.new_format})",
     ]
     for i in d.images:
         out += ["", *_image_lines(i, d.top)]

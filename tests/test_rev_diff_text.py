@@ -1,0 +1,58 @@
+"""diff's text on very long names: every line fits 100 columns and still says what changed
+(the kind of change, the file name at the end of the path, the verdict on the image), with
+its middle elided and escapes kept whole."""
+
+from __future__ import annotations
+
+import io
+import re
+import tarfile
+from pathlib import Path
+
+from . import exports as ex
+from .conftest import run_cli
+
+ESC_PATH = "d/" + "x" * 150 + "/\x1b[31m" + "\u202e" * 30 + "/name-" + "y" * 40
+LONG_DIR = "e" * 90 + "/" + "z" * 20
+TAG = "example/" + "n" * 120
+
+
+def tar(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode = len(data), ex.MTIME, 0o644
+            tf.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def escaped(text: str) -> str:
+    """ls --quoting-style=escape, for the characters used here."""
+    return text.replace("\x1b", "\\033").replace("\u202e", "\\342\\200\\256")
+
+
+def test_long_paths_keep_their_end_and_what_changed(tmp_path: Path) -> None:
+    old = [tar({ESC_PATH: b"1" * 10, LONG_DIR: b"q"})]
+    new = [tar({ESC_PATH: b"2" * 10, LONG_DIR: b"qq"})]
+    a = ex.to_dir(ex.oci([ex.Image(old, TAG + ":1")]), tmp_path / "a")
+    b = ex.to_dir(ex.oci([ex.Image(new, TAG + ":2")]), tmp_path / "b")
+    run = run_cli("diff", str(a), str(b))
+    assert run.code == 1 and run.err == ""
+    lines = run.out.splitlines()
+    assert max(map(len, lines)) <= 100
+    for path, suffix in ((ESC_PATH, "  (content; 10 B)"), (LONG_DIR, "  (content,size; 1 -> 2 B)")):
+        [line] = [x for x in lines if x.startswith("    ~ ") and x.endswith(suffix)]
+        shown = line.removeprefix("    ~ ").removesuffix(suffix)
+        head, tail = shown.split("…")
+        full = escaped(path)
+        assert full.startswith(head) and full.endswith(tail) and len(head) >= 20
+        assert len(line) > 100 - len("\\342\\200\\256")  # the room is used, less one escape
+    # the file name survives; an escape is whole or absent, never cut
+    assert any(x.endswith("/name-" + "y" * 40 + "  (content; 10 B)") for x in lines)
+    assert not re.search(r"\\(?!033|342|200|256)[0-7]", run.out)
+    [header] = [x for x in lines if x.startswith("image ")]
+    assert header.endswith(":2 linux/amd64: changed") and len(header) <= 100
+    assert re.fullmatch(
+        r"image example/n+…n+:1 linux/amd64 -> example/n+…n+:2 linux/amd64: changed", header
+    )
