@@ -768,6 +768,8 @@ def diff_cmd(
     Exit 0: no difference; 1: differences (or a verification failed); 2: unreadable input."""
     if len(image or []) > 2:
         raise typer.BadParameter("--image is given once (both sides) or twice (OLD, NEW)")
+    if [old, new, *(have or [])].count("-") > 1:  # the second reader would find it drained
+        raise typer.BadParameter("standard input (-) can be only one of OLD, NEW and --have")
     with _guard(old):
         from .diff import diff_exports
         from .diff.delta import read_held

@@ -60,3 +60,18 @@ def test_a_platform_neither_export_has_is_refused(tmp_path: Path) -> None:
     assert [(r["name"], r["platform"]) for r in doc["added"]] == [
         ("example/app:1.0", "linux/arm64")
     ]
+
+
+def test_standard_input_for_two_inputs_is_a_usage_error(tmp_path: Path) -> None:
+    """The second reader found standard input drained: "not a tar archive", a wrong cause."""
+    written = ex.oci([ex.Image(TARS[:1])])
+    old = ex.to_dir(written, tmp_path / "old")
+    usage = (
+        "ocianalyze: usage: Invalid value: standard input (-) can be only one of OLD, NEW and"
+        " --have (see python -m ocianalyze diff --help)\n"
+    )
+    for args in (("-", "-"), ("--have", "-", "-", str(old))):
+        run = run_cli("diff", *args, stdin=ex.to_tar(written))
+        assert (run.code, run.out, run.err) == (2, "", usage)
+    run = run_cli("diff", "-", str(old), stdin=ex.to_tar(written))  # once is fine
+    assert (run.code, run.err) == (0, "")
