@@ -774,7 +774,7 @@ def diff_cmd(
         from .diff import diff_exports
         from .diff.delta import read_held
         from .listing import choose_image
-        from .report.diff import RENDERERS
+        from .report.diff import RENDERERS, problem_lines
 
         held = set().union(*map(read_held, have or []))
         ov, nv = (_verify(p, jobs, False, quiet, limit, True, hashes=True) for p in (old, new))
@@ -786,8 +786,8 @@ def diff_cmd(
             raise OciError(f"--platform {platform}", "no image of it in OLD or in NEW")
         _emit(RENDERERS[fmt.value](result))
         for v in (ov, nv):
-            for p in v.problems:
-                _say(v.export.path, p.line())
+            for line in problem_lines(v.problems):
+                _say(v.export.path, line)
         if result.differs or not (ov.ok() and nv.ok()):
             raise typer.Exit(EXIT_FAILED)
 

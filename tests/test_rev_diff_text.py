@@ -56,3 +56,24 @@ def test_long_paths_keep_their_end_and_what_changed(tmp_path: Path) -> None:
     assert re.fullmatch(
         r"image example/n+…n+:1 linux/amd64 -> example/n+…n+:2 linux/amd64: changed", header
     )
+
+
+def test_notices_are_one_line_per_side_as_verify_says_them() -> None:
+    """Each notice had its own line on stderr (14 for this export against itself); verify
+    and the README ("every problem goes to stderr as usual") give one count line."""
+    from .conftest import SAMPLES
+
+    sample = SAMPLES / "debootstrap"
+    [layer] = [p for p in (sample / "blobs/sha256").iterdir() if p.stat().st_size > 4096]
+    with tarfile.open(layer) as tf:
+        members = tf.getmembers()
+    setuid = sum(1 for m in members if m.mode & 0o6000)
+    names = [m.name.rstrip("/").lower() for m in members]
+    collisions = len(names) - len(set(names))
+    assert (setuid, collisions) == (11, 1)  # what the sample was made with
+    run = run_cli("diff", str(sample), str(sample))
+    line = (
+        f"ocianalyze: {sample}: notices: setuid_setgid \u00d7{setuid}, "
+        f"case_collision \u00d7{collisions} (see report)\n"
+    )
+    assert (run.code, run.err) == (0, line * 2)

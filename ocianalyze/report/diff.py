@@ -8,6 +8,7 @@ versioned contract the README's "Comparing exports" section describes.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from ..diff.result import (
@@ -23,6 +24,7 @@ from ..diff.result import (
     ImageRef,
     SizeChange,
 )
+from ..errors import Problem, Severity, tally_kinds
 from .escape import printable
 from .units import human
 
@@ -368,6 +370,18 @@ def diff_markdown(d: ExportDiff) -> str:
             out.append("")
     out += [f"**{_md(_delta_line(d.delta))}**", "", _md(summary_line(d)), ""]
     return "\n".join(out)
+
+
+def problem_lines(problems: Iterable[Problem]) -> list[str]:
+    """What verify says of ``problems`` (raw: the caller escapes): each error and warning on
+    its line, then one line counting the notices by kind (``report`` lists each)."""
+    problems = list(problems)
+    lines = [p.line() for p in problems if p.severity is not Severity.NOTICE]
+    notices = tally_kinds(p for p in problems if p.severity is Severity.NOTICE)
+    if notices:
+        kinds = ", ".join(f"{k.value} \u00d7{n}" for k, n in notices.items())
+        lines.append(f"notices: {kinds} (see report)")
+    return lines
 
 
 RENDERERS = {"text": diff_text, "json": diff_json, "markdown": diff_markdown}
