@@ -77,3 +77,19 @@ def test_notices_are_one_line_per_side_as_verify_says_them() -> None:
         f"case_collision \u00d7{collisions} (see report)\n"
     )
     assert (run.code, run.err) == (0, line * 2)
+
+
+def test_config_values_are_escaped_once(tmp_path: Path) -> None:
+    """A label's newline was written ``\\\\n`` in text (JSON's escape, then its backslash
+    escaped again) and with eight backslashes in markdown."""
+    from .test_diff_core import Image
+
+    tars = [tar({"a": b"1"})]
+    old = ex.to_dir(ex.oci([Image(tars, labels={"k": "a\nb|c\u202e"})]), tmp_path / "old")
+    new = ex.to_dir(ex.oci([Image(tars, labels={"k": "a\\nb\x1b"})]), tmp_path / "new")
+    text = run_cli("diff", str(old), str(new))
+    assert text.code == 1 and text.err == ""
+    assert '    label.k: "a\\nb|c\\342\\200\\256" -> "a\\\\nb\\u001b"\n' in text.out
+    md = run_cli("diff", "--format", "markdown", str(old), str(new))
+    assert '| label.k | "a\\\\nb\\|c\\\\342\\\\200\\\\256" | "a\\\\\\\\nb\\\\u001b" |\n' in md.out
+    assert "\x1b" not in text.out + md.out and "\u202e" not in text.out + md.out

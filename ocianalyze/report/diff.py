@@ -203,9 +203,13 @@ def _fit(text: str, room: int) -> str:
 
 
 def _value(v: str | list[str] | None) -> str:
+    """A config value as a JSON literal, escaped once: JSON already writes the control
+    characters and backslashes as escapes, so ``printable`` takes only what JSON leaves raw
+    (DEL, C1 controls, bidi overrides, line separators), and never doubles a backslash."""
     if v is None:
         return "(unset)"
-    return printable(json.dumps(v, ensure_ascii=False))
+    text = json.dumps(v, ensure_ascii=False)
+    return "".join(c if c == "\\" else printable(c) for c in text)
 
 
 def _config_lines(c: ConfigChange) -> list[str]:
@@ -318,7 +322,11 @@ def diff_text(d: ExportDiff) -> str:
 
 def _md(text: str) -> str:
     """A table cell: printable, with the characters markdown reads escaped."""
-    out = printable(text)
+    return _md_safe(printable(text))
+
+
+def _md_safe(out: str) -> str:
+    """Text already printable, with the characters markdown reads escaped."""
     for ch in "\\`*_[]<>|":
         out = out.replace(ch, "\\" + ch)
     return out
@@ -344,7 +352,8 @@ def _md_image(i: ImageDiff, top: int) -> list[str]:
     if i.config:
         out += ["", "| config | old | new |", "| --- | --- | --- |"]
         out += [
-            f"| {_md(c.field)} | {_md(_value(c.old))} | {_md(_value(c.new))} |" for c in i.config
+            f"| {_md(c.field)} | {_md_safe(_value(c.old))} | {_md_safe(_value(c.new))} |"
+            for c in i.config
         ]
     if i.files is not None and i.files.changes:
         shown = sorted(i.files.changes, key=lambda c: (-c.weight, c.path))[:top]
