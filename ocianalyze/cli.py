@@ -768,11 +768,13 @@ def diff_cmd(
     Exit 0: no difference; 1: differences (or a verification failed); 2: unreadable input."""
     if len(image or []) > 2:
         raise typer.BadParameter("--image is given once (both sides) or twice (OLD, NEW)")
+    if [old, new, *(have or [])].count("-") > 1:  # the second reader would find it drained
+        raise typer.BadParameter("standard input (-) can be only one of OLD, NEW and --have")
     with _guard(old):
         from .diff import diff_exports
         from .diff.delta import read_held
         from .listing import choose_image
-        from .report.diff import RENDERERS
+        from .report.diff import RENDERERS, problem_lines
 
         held = set().union(*map(read_held, have or []))
         ov, nv = (_verify(p, jobs, False, quiet, limit, True, hashes=True) for p in (old, new))
@@ -780,10 +782,12 @@ def diff_cmd(
         if image:
             chosen = (choose_image(ov.export, image[0]), choose_image(nv.export, image[-1]))
         result = diff_exports(ov, nv, chosen=chosen, platform=platform, held=held, top=top)
+        if platform and not (result.images or result.added or result.removed):  # a typo
+            raise OciError(f"--platform {platform}", "no image of it in OLD or in NEW")
         _emit(RENDERERS[fmt.value](result))
         for v in (ov, nv):
-            for p in v.problems:
-                _say(v.export.path, p.line())
+            for line in problem_lines(v.problems):
+                _say(v.export.path, line)
         if result.differs or not (ov.ok() and nv.ok()):
             raise typer.Exit(EXIT_FAILED)
 

@@ -92,7 +92,8 @@ def image_ref(image: Image) -> ImageRef:
     md = image.manifest_descriptor
     digest = md.digest if md is not None else image.config_descriptor.digest
     size = sum(d.size for d in image.layers)
-    return ImageRef(image.name, platform_of(image), str(digest), size)
+    config = str(image.config_descriptor.digest)
+    return ImageRef(image.name, platform_of(image), str(digest), size, config)
 
 
 def compare_layers(old: list[LayerFacts], new: list[LayerFacts]) -> tuple[LayerChange, ...]:

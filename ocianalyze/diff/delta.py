@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from ..errors import OciError
 from ..model import Descriptor, ExportModel
@@ -16,8 +17,13 @@ from .result import Delta, MissingBlob
 
 # "algo:hex" as the OCI spec's digest grammar allows, or a bare sha256 hex (`ls blobs/sha256`)
 _LINE = re.compile(r"(?:([a-z0-9]+(?:[+._-][a-z0-9]+)*):)?([a-fA-F0-9]{32,})")
+# the registered algorithms' lengths (image-spec descriptor.md "Registered algorithms")
+_HEX_LENGTH = {"sha256": 64, "sha512": 128}
 _TEXT = re.compile(rb"[\t\n\r\x20-\x7e]*")
 _SNIFF = 4096
+# bytes in one line of a list: a digest and a sha256sum file name fit; a longer line is no
+# digest, and reading it whole would let one line of a huge file take all memory
+_MAX_LINE = 4096
 
 
 def descriptors(model: ExportModel) -> Iterator[Descriptor]:
@@ -43,17 +49,31 @@ def looks_like_list(head: bytes) -> bool:
 def parse_list(lines: Iterable[str], where: str) -> set[str]:
     """Digests, one a line: ``sha256:<hex>``, or a bare sha256 hex as ``ls blobs/sha256``
     prints it; a line may go on after whitespace (``sha256sum`` output, a size), ``#`` starts
-    a comment, blank lines are skipped. Raises OciError naming the first line that is not."""
+    a comment, blank lines are skipped. A sha256 has 64 hex digits, a sha512 128 (a cut line
+    is no digest). Raises OciError naming the first line that is not."""
     held: set[str] = set()
     for number, raw in enumerate(lines, 1):
         text = raw.split("#", 1)[0].strip()
         if not text:
             continue
         m = _LINE.fullmatch(text.split()[0])
-        if m is None:
+        algorithm = (m.group(1) or "sha256") if m is not None else ""
+        length = _HEX_LENGTH.get(algorithm)
+        if m is None or (length is not None and len(m.group(2)) != length):
             raise OciError(where, f"line {number}: not a digest")
-        held.add(f"{m.group(1) or 'sha256'}:{m.group(2).lower()}")
+        held.add(f"{algorithm}:{m.group(2).lower()}")
     return held
+
+
+def _lines(file: BinaryIO, where: str) -> Iterator[str]:
+    """The lines of a list, each at most _MAX_LINE bytes (OciError naming the first longer
+    one); bytes that are not ASCII become U+FFFD, so they fail as digests, never decoding."""
+    number = 0
+    while line := file.readline(_MAX_LINE + 1):
+        number += 1
+        if len(line) > _MAX_LINE:
+            raise OciError(where, f"line {number}: not a digest (over {_MAX_LINE} bytes)")
+        yield line.decode("ascii", "replace")
 
 
 def delta(new: ExportModel, held: set[str]) -> Delta:
@@ -77,8 +97,8 @@ def read_held(path: str) -> set[str]:
         with file.open("rb") as f:
             head = f.read(_SNIFF)
         if looks_like_list(head):
-            with file.open(encoding="ascii") as f:
-                return parse_list(f, path)
+            with file.open("rb") as f:
+                return parse_list(_lines(f, path), path)
     from ..sources import open_export
     from ..verify import inspect
 

@@ -116,12 +116,13 @@ class SizeChange:
 @dataclass(frozen=True, slots=True)
 class ImageRef:
     """An image as the diff names it: its name (first ref, or digest), platform, manifest
-    digest (the config digest for a legacy save) and stored layer bytes."""
+    digest (the config digest for a legacy save), stored layer bytes and config digest."""
 
     name: str
     platform: str | None
     digest: str
     size: int
+    config: str = ""  # equal to ``digest`` when the export has no manifest (legacy save)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,9 +137,18 @@ class ImageDiff:
     files_note: str | None = None
 
     @property
+    def same_image(self) -> bool:
+        """The same manifest; when one side has none (a legacy save, which Docker wrote without
+        one), the same config, as the image ID (docker images) compares them."""
+        old, new = self.old, self.new
+        if old.digest == old.config or new.digest == new.config:
+            return old.config == new.config
+        return old.digest == new.digest
+
+    @property
     def differs(self) -> bool:
         return (
-            self.old.digest != self.new.digest
+            not self.same_image
             or bool(self.config)
             or any(layer.status is not BlobStatus.shared for layer in self.layers)
             or bool(self.files and self.files.changes)

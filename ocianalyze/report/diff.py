@@ -8,6 +8,7 @@ versioned contract the README's "Comparing exports" section describes.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from ..diff.result import (
@@ -23,6 +24,7 @@ from ..diff.result import (
     ImageRef,
     SizeChange,
 )
+from ..errors import Problem, Severity, tally_kinds
 from .escape import printable
 from .units import human
 
@@ -163,18 +165,51 @@ def _short(digest: str | None) -> str:
     return "-" if digest is None else printable(digest.split(":", 1)[-1][:12])
 
 
+def _label(r: ImageRef) -> str:
+    return f"{r.name} {r.platform or ''}".strip()
+
+
 def _name(r: ImageRef) -> str:
-    return printable(f"{r.name} {r.platform or ''}".strip())
+    return printable(_label(r))
 
 
 def _clip(line: str) -> str:
     return line if len(line) <= _WIDTH else line[: _WIDTH - 1] + "…"
 
 
+def _fit(text: str, room: int) -> str:
+    """``text`` escaped (``printable``) in at most ``room`` columns (at least 9): when longer,
+    its middle is elided, so a long path keeps its start and its file name (two thirds of the
+    room go to the end), and an escape (``\\033``) is kept whole or left out, never cut."""
+    shown = printable(text)
+    room = max(room, 9)
+    if len(shown) <= room:
+        return shown
+    parts = [printable(c) for c in text]
+    head: list[str] = []
+    used = 0
+    for p in parts:
+        if used + len(p) > (room - 1) // 3:  # a third for the start, the rest for the end
+            break
+        head.append(p)
+        used += len(p)
+    tail: list[str] = []
+    for p in reversed(parts):
+        if used + len(p) > room - 1:
+            break
+        tail.append(p)
+        used += len(p)
+    return "".join(head) + "…" + "".join(reversed(tail))
+
+
 def _value(v: str | list[str] | None) -> str:
+    """A config value as a JSON literal, escaped once: JSON already writes the control
+    characters and backslashes as escapes, so ``printable`` takes only what JSON leaves raw
+    (DEL, C1 controls, bidi overrides, line separators), and never doubles a backslash."""
     if v is None:
         return "(unset)"
-    return printable(json.dumps(v, ensure_ascii=False))
+    text = json.dumps(v, ensure_ascii=False)
+    return "".join(c if c == "\\" else printable(c) for c in text)
 
 
 def _config_lines(c: ConfigChange) -> list[str]:
@@ -199,7 +234,8 @@ def _file_line(c: FileChange) -> str:
             extra += f"; mode {c.old.mode:04o} -> {c.new.mode:04o}"
     else:
         extra = f"{state.type}, {state.size} B"
-    return f"    {_MARK[c.change]} {printable(c.path)}  ({extra})"
+    head, tail = f"    {_MARK[c.change]} ", f"  ({extra})"
+    return head + _fit(c.path, _WIDTH - len(head) - len(tail)) + tail
 
 
 def _sizes_lines(sizes: tuple[SizeChange, ...]) -> list[str]:
@@ -211,7 +247,8 @@ def _sizes_lines(sizes: tuple[SizeChange, ...]) -> list[str]:
 
 def _image_lines(i: ImageDiff, top: int) -> list[str]:
     mark = "changed" if i.differs else "same"
-    out = [f"image {_name(i.old)} -> {_name(i.new)}: {mark}"]
+    room = (_WIDTH - len(f"image  -> : {mark}")) // 2
+    out = [f"image {_fit(_label(i.old), room)} -> {_fit(_label(i.new), room)}: {mark}"]
     out.append(f"  manifest {_short(i.old.digest)} -> {_short(i.new.digest)}")
     counts = {s: sum(1 for x in i.layers if x.status is s) for s in BlobStatus}
     out.append("  layers: " + ", ".join(f"{n} {s.value}" for s, n in counts.items()))
@@ -232,7 +269,7 @@ def _image_lines(i: ImageDiff, top: int) -> list[str]:
 def _files_lines(i: ImageDiff, top: int) -> list[str]:
     f = i.files
     if f is None:
-        return [f"  files: {printable(i.files_note or 'not compared')}"]
+        return [f"  files: {_fit(i.files_note or 'not compared', _WIDTH - 9)}"]
     n = {c: f.count(c) for c in Change}
     head = f"  files: {n[Change.added]} added, {n[Change.removed]} removed, "
     head += f"{n[Change.changed]} changed, {f.unchanged} unchanged"
@@ -263,8 +300,8 @@ def summary_line(d: ExportDiff) -> str:
 
 def diff_text(d: ExportDiff) -> str:
     out = [
-        _clip(f"old: {printable(d.old_path)} ({d.old_format})"),
-        _clip(f"new: {printable(d.new_path)} ({d.new_format})"),
+        f"old: {_fit(d.old_path, _WIDTH - 8 - len(d.old_format))} ({d.old_format})",
+        f"new: {_fit(d.new_path, _WIDTH - 8 - len(d.new_format))} ({d.new_format})",
     ]
     for i in d.images:
         out += ["", *_image_lines(i, d.top)]
@@ -285,7 +322,11 @@ def diff_text(d: ExportDiff) -> str:
 
 def _md(text: str) -> str:
     """A table cell: printable, with the characters markdown reads escaped."""
-    out = printable(text)
+    return _md_safe(printable(text))
+
+
+def _md_safe(out: str) -> str:
+    """Text already printable, with the characters markdown reads escaped."""
     for ch in "\\`*_[]<>|":
         out = out.replace(ch, "\\" + ch)
     return out
@@ -311,7 +352,8 @@ def _md_image(i: ImageDiff, top: int) -> list[str]:
     if i.config:
         out += ["", "| config | old | new |", "| --- | --- | --- |"]
         out += [
-            f"| {_md(c.field)} | {_md(_value(c.old))} | {_md(_value(c.new))} |" for c in i.config
+            f"| {_md(c.field)} | {_md_safe(_value(c.old))} | {_md_safe(_value(c.new))} |"
+            for c in i.config
         ]
     if i.files is not None and i.files.changes:
         shown = sorted(i.files.changes, key=lambda c: (-c.weight, c.path))[:top]
@@ -337,6 +379,18 @@ def diff_markdown(d: ExportDiff) -> str:
             out.append("")
     out += [f"**{_md(_delta_line(d.delta))}**", "", _md(summary_line(d)), ""]
     return "\n".join(out)
+
+
+def problem_lines(problems: Iterable[Problem]) -> list[str]:
+    """What verify says of ``problems`` (raw: the caller escapes): each error and warning on
+    its line, then one line counting the notices by kind (``report`` lists each)."""
+    problems = list(problems)
+    lines = [p.line() for p in problems if p.severity is not Severity.NOTICE]
+    notices = tally_kinds(p for p in problems if p.severity is Severity.NOTICE)
+    if notices:
+        kinds = ", ".join(f"{k.value} \u00d7{n}" for k, n in notices.items())
+        lines.append(f"notices: {kinds} (see report)")
+    return lines
 
 
 RENDERERS = {"text": diff_text, "json": diff_json, "markdown": diff_markdown}
