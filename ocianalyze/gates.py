@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import enum
 import importlib
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -39,7 +40,11 @@ if TYPE_CHECKING:
 DEFAULT_FILE = ".ocianalyze.toml"
 _UNITS = {"": 1, "B": 1, "kB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
           "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}  # fmt: skip
-_SIZE = re.compile(r"\s*(\d+)\s*([A-Za-z]*)\s*")
+# ASCII digits only (``\d`` takes any script's), at most 30 of them: Python refuses to read
+# an integer of more than 4300 digits, and no image is that large.
+_SIZE = re.compile(r"\s*([0-9]{1,30})\s*([A-Za-z]*)\s*")
+_PLATFORM = re.compile(r"\*|[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+){0,2}")
+MAX_FILE = 1 << 20  # bytes: a rules file is a few lines; a larger one is not one
 _KINDS = {k.value: k for k in Kind}
 
 
@@ -112,6 +117,8 @@ def parse_max_size(text: str, option: str = "--max-size") -> SizeLimit:
     platform, _, measure = target.strip().partition(":")
     if not sep or not platform:
         raise RulesError(option, f"{text!r} is not PLATFORM[:MEASURE]=SIZE")
+    if not _PLATFORM.fullmatch(platform):
+        raise RulesError(option, f"{platform!r} is not * nor os[/arch[/variant]]")
     if measure and measure not in {m.value for m in Measure}:
         raise RulesError(option, f"{measure!r} is not one of stored, uncompressed, disk")
     return SizeLimit(platform, Measure(measure or "stored"), parse_size(size, option), text)
@@ -154,7 +161,7 @@ def read_file(path: Path) -> dict[str, Any]:
     an unknown key): one line naming the file."""
     toml = _toml()
     try:
-        doc: dict[str, Any] = toml.loads(path.read_text(encoding="utf-8"))
+        doc: dict[str, Any] = toml.loads(_read_bounded(path).decode("utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise RulesError("--rules", f"{path}: {reason}") from None
@@ -167,6 +174,19 @@ def read_file(path: Path) -> dict[str, Any]:
     return doc
 
 
+def _read_bounded(path: Path) -> bytes:
+    """The first bytes of ``path``, at most MAX_FILE of them. Raises OSError (a directory, a
+    file larger than MAX_FILE: ``/dev/zero`` never ends). A pipe is read as ``cat`` reads it
+    (``--rules <(...)``); a FIFO nobody writes to reads as empty rather than blocking."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # open() of a writerless FIFO blocks
+    os.set_blocking(fd, True)
+    with open(fd, "rb") as f:
+        data = f.read(MAX_FILE + 1)
+    if len(data) > MAX_FILE:
+        raise OSError(0, f"larger than {MAX_FILE} bytes: not a rules file")
+    return data
+
+
 KEYS = ("fail-on", "min-efficiency", "max-wasted-bytes", "max-wasted-percent", "max-size")
 
 
@@ -174,8 +194,13 @@ def rules(flags: Mapping[str, Any], rules_file: str | None, cwd: Path) -> Rules:
     """The run's rules: the file's (``rules_file``, else ``cwd/.ocianalyze.toml`` when it
     exists), each replaced by its flag when ``flags[key]`` is not None/empty. Flags are keyed
     by the file's key names. Raises RulesError."""
+    if rules_file == "":
+        raise RulesError("--rules", "an empty path names no file")
     path = Path(rules_file) if rules_file is not None else cwd / DEFAULT_FILE
-    doc = read_file(path) if rules_file is not None or path.is_file() else {}
+    # The default file is read when anything has that name: a directory or a dangling link
+    # there is a mistake to report, not a reason to run without the repository's rules.
+    there = rules_file is not None or os.path.lexists(path)
+    doc = read_file(path) if there else {}
     merged = dict(doc)
     merged.update({k: v for k, v in flags.items() if v not in (None, [], ())})
 
