@@ -123,3 +123,50 @@ def test_an_empty_rules_path_is_refused_by_name() -> None:
     run = run_cli("verify", "--rules", "", SAMPLE)
     assert run.code == 2
     _usage(run.err, "an empty path names no file")
+
+
+FAST = "value not measured (--fast, or a layer not read)"
+
+
+def test_fast_measures_no_waste_so_a_waste_rule_cannot_pass() -> None:
+    """`verify --fast` reads no layer's content: a waste rule passed without a value."""
+    run = run_cli(
+        "verify", "--fast", "--min-efficiency", "0.5", "--max-wasted-bytes", "1MB", SAMPLE
+    )
+    assert run.code == 1
+    assert run.err == (
+        f"ocianalyze: gate: min-efficiency: limit 0.5, {FAST} (image bookworm)\n"
+        f"ocianalyze: gate: max-wasted-bytes: limit 1000000, {FAST} (image bookworm)\n"
+    )
+    assert (
+        run_cli("verify", "--min-efficiency", "0.5", "--max-wasted-bytes", "1MB", SAMPLE).code == 0
+    )
+
+
+@pytest.mark.parametrize("measure", ["disk", "uncompressed"])
+def test_fast_measures_no_unpacked_size(measure: str) -> None:
+    run = run_cli("verify", "--fast", "--max-size", f"*:{measure}=1GB", SAMPLE)
+    assert run.code == 1
+    assert run.err == (
+        f"ocianalyze: gate: max-size *:{measure}: limit 1000000000, {FAST} "
+        "(image bookworm, linux/amd64)\n"
+    )
+    assert run_cli("verify", "--max-size", f"*:{measure}=1GB", SAMPLE).code == 0
+
+
+def test_fast_still_gates_the_stored_size() -> None:
+    """Stored sizes are the descriptors': measured without reading a layer."""
+    assert run_cli("verify", "--fast", "--max-size", "*=19552", SAMPLE).code == 0
+    run = run_cli("verify", "--fast", "--max-size", "*=19551", SAMPLE)
+    assert run.code == 1
+    assert run.err.endswith("limit 19551, value 19552 (image bookworm, linux/amd64)\n")
+
+
+def test_fast_cannot_pass_a_fail_on_of_a_kind_found_in_layer_content() -> None:
+    run = run_cli("verify", "--fast", "--fail-on", "setuid_setgid,digest_mismatch", SAMPLE)
+    assert run.code == 1
+    assert run.err == (
+        "ocianalyze: gate: fail-on setuid_setgid: limit 0, value not checked "
+        "(--fast, or a layer not read)\n"
+    )
+    assert run_cli("verify", "--fast", "--fail-on", "digest_mismatch", SAMPLE).code == 0
