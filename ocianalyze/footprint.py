@@ -81,7 +81,7 @@ def footprint(results: list[Verification]) -> Footprint:
     for v in results:
         for image in v.export.model.images:
             _blobs(image, blobs)
-            name = _label(v.export.path, image.name, clashing)
+            name = _label(v, image.name, clashing)
             if image.kind is not ManifestKind.IMAGE:
                 size = image.config_descriptor.size + sum(d.size for d in image.layers)
                 others[_identity(image)] = OtherManifest(image.kind.value, name, size)
@@ -146,9 +146,10 @@ def _names(v: Verification) -> set[str]:
     return {image.name for image in v.export.model.images}
 
 
-def _label(export: str, name: str, clashing: set[str]) -> str:
-    """``name`` as `footprint` shows it: ``EXPORT:NAME`` when it is among ``clashing``."""
-    return f"{export}:{name}" if name in clashing else name
+def _label(v: Verification, name: str, clashing: set[str]) -> str:
+    """``name`` as `footprint` shows it: ``EXPORT:NAME`` when it is among ``clashing`` (the
+    export's path is read only then: one export alone may come without one)."""
+    return f"{v.export.path}:{name}" if name in clashing else name
 
 
 def _blobs(image: Image, blobs: dict[Digest, int]) -> None:
