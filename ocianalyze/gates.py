@@ -192,16 +192,17 @@ def _read_bounded(path: Path) -> bytes:
 KEYS = ("fail-on", "min-efficiency", "max-wasted-bytes", "max-wasted-percent", "max-size")
 
 
-def rules(flags: Mapping[str, Any], rules_file: str | None, cwd: Path) -> Rules:
+def rules(flags: Mapping[str, Any], rules_file: str | None, cwd: Path | None) -> Rules:
     """The run's rules: the file's (``rules_file``, else ``cwd/.ocianalyze.toml`` when it
-    exists), each replaced by its flag when ``flags[key]`` is not None/empty. Flags are keyed
-    by the file's key names. Raises RulesError."""
+    exists; ``cwd`` None, a working directory that was removed: none), each replaced by its
+    flag when ``flags[key]`` is not None/empty. Flags are keyed by the file's key names.
+    Raises RulesError."""
     if rules_file == "":
         raise RulesError("--rules", "an empty path names no file")
-    path = Path(rules_file) if rules_file is not None else cwd / DEFAULT_FILE
+    path = Path(rules_file) if rules_file is not None else Path(cwd or ".") / DEFAULT_FILE
     # The default file is read when anything has that name: a directory or a dangling link
     # there is a mistake to report, not a reason to run without the repository's rules.
-    there = rules_file is not None or os.path.lexists(path)
+    there = rules_file is not None or (cwd is not None and os.path.lexists(path))
     doc = read_file(path) if there else {}
     merged = dict(doc)
     merged.update({k: v for k, v in flags.items() if v not in (None, [], ())})

@@ -170,3 +170,18 @@ def test_fast_cannot_pass_a_fail_on_of_a_kind_found_in_layer_content() -> None:
         "(--fast, or a layer not read)\n"
     )
     assert run_cli("verify", "--fast", "--fail-on", "digest_mismatch", SAMPLE).code == 0
+
+
+def test_a_removed_working_directory_holds_no_rules(tmp_path: Path) -> None:
+    """Path.cwd() fails there: that was reported as 'stdout: No such file or directory'."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    entry = Path(sys.executable).with_name("ocianalyze")
+    if not entry.exists():
+        pytest.skip("the ocianalyze console script is not installed beside this Python")
+    script = f'cd "{gone}" && rmdir "{gone}" && exec "{entry}" verify "$0"'
+    proc = subprocess.run(
+        ["sh", "-c", script, SAMPLE], capture_output=True, timeout=120, check=False
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.decode().endswith("OK: 1 blob verified; 0 errors, 0 warnings, 12 notices\n")
