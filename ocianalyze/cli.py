@@ -441,7 +441,11 @@ def _rules(ctx: typer.Context, rules_file: str | None, **flags: object) -> "Rule
     from .gates import RulesError, rules
 
     try:
-        return rules({k.replace("_", "-"): v for k, v in flags.items()}, rules_file, Path.cwd())
+        cwd: Path | None = Path.cwd()
+    except OSError:  # the working directory was removed: it holds no rules file
+        cwd = None
+    try:
+        return rules({k.replace("_", "-"): v for k, v in flags.items()}, rules_file, cwd)
     except RulesError as exc:
         message = " ".join(str(exc).split())  # one line, whatever the TOML parser said
         raise typer.BadParameter(message, ctx=ctx, param_hint=exc.option) from None

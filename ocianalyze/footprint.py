@@ -81,7 +81,7 @@ def footprint(results: list[Verification]) -> Footprint:
     for v in results:
         for image in v.export.model.images:
             _blobs(image, blobs)
-            name = f"{v.export.path}:{image.name}" if image.name in clashing else image.name
+            name = _label(v, image.name, clashing)
             if image.kind is not ManifestKind.IMAGE:
                 size = image.config_descriptor.size + sum(d.size for d in image.layers)
                 others[_identity(image)] = OtherManifest(image.kind.value, name, size)
@@ -136,7 +136,20 @@ def _clashing_names(results: list[Verification]) -> set[str]:
             first = seen.setdefault(image.name, (i, _identity(image)))
             if first[0] != i and first[1] != _identity(image):
                 clashing.add(image.name)
-    return clashing
+    # An image may be named what another's qualified label reads (``A:latest`` in export D,
+    # beside ``latest`` qualified by export A): that name is qualified by its export too.
+    labels = {f"{v.export.path}:{n}" for v in results for n in clashing}
+    return clashing | {n for v in results for n in _names(v) if n in labels}
+
+
+def _names(v: Verification) -> set[str]:
+    return {image.name for image in v.export.model.images}
+
+
+def _label(v: Verification, name: str, clashing: set[str]) -> str:
+    """``name`` as `footprint` shows it: ``EXPORT:NAME`` when it is among ``clashing`` (the
+    export's path is read only then: one export alone may come without one)."""
+    return f"{v.export.path}:{name}" if name in clashing else name
 
 
 def _blobs(image: Image, blobs: dict[Digest, int]) -> None:

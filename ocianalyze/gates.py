@@ -17,14 +17,17 @@ dashes (``min-efficiency = 0.9``); a flag given on the command line replaces the
 
 ``SIZE`` is a whole number of bytes with an optional unit: ``kB``, ``MB``, ``GB`` (powers of
 1000) or ``KiB``, ``MiB``, ``GiB`` (powers of 1024), e.g. ``120MiB``. Only images (not
-attestations, signatures or artifacts) are measured; an image whose layers could not all be
-read has no waste figures and is left to the verification's own verdict.
+attestations, signatures or artifacts) are measured. A gate passes only on a value it saw:
+a rule whose measure was not taken (``verify --fast`` reads no layer's content; a layer that
+could not be read) fails with ``value not measured``, and a ``fail-on`` of a kind found only
+in a layer's tar with ``value not checked``.
 """
 
 from __future__ import annotations
 
 import enum
 import importlib
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -39,7 +42,11 @@ if TYPE_CHECKING:
 DEFAULT_FILE = ".ocianalyze.toml"
 _UNITS = {"": 1, "B": 1, "kB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
           "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}  # fmt: skip
-_SIZE = re.compile(r"\s*(\d+)\s*([A-Za-z]*)\s*")
+# ASCII digits only (``\d`` takes any script's), at most 30 of them: Python refuses to read
+# an integer of more than 4300 digits, and no image is that large.
+_SIZE = re.compile(r"\s*([0-9]{1,30})\s*([A-Za-z]*)\s*")
+_PLATFORM = re.compile(r"\*|[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+){0,2}")
+MAX_FILE = 1 << 20  # bytes: a rules file is a few lines; a larger one is not one
 _KINDS = {k.value: k for k in Kind}
 
 
@@ -112,6 +119,8 @@ def parse_max_size(text: str, option: str = "--max-size") -> SizeLimit:
     platform, _, measure = target.strip().partition(":")
     if not sep or not platform:
         raise RulesError(option, f"{text!r} is not PLATFORM[:MEASURE]=SIZE")
+    if not _PLATFORM.fullmatch(platform):
+        raise RulesError(option, f"{platform!r} is not * nor os[/arch[/variant]]")
     if measure and measure not in {m.value for m in Measure}:
         raise RulesError(option, f"{measure!r} is not one of stored, uncompressed, disk")
     return SizeLimit(platform, Measure(measure or "stored"), parse_size(size, option), text)
@@ -154,7 +163,7 @@ def read_file(path: Path) -> dict[str, Any]:
     an unknown key): one line naming the file."""
     toml = _toml()
     try:
-        doc: dict[str, Any] = toml.loads(path.read_text(encoding="utf-8"))
+        doc: dict[str, Any] = toml.loads(_read_bounded(path).decode("utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise RulesError("--rules", f"{path}: {reason}") from None
@@ -167,15 +176,34 @@ def read_file(path: Path) -> dict[str, Any]:
     return doc
 
 
+def _read_bounded(path: Path) -> bytes:
+    """The first bytes of ``path``, at most MAX_FILE of them. Raises OSError (a directory, a
+    file larger than MAX_FILE: ``/dev/zero`` never ends). A pipe is read as ``cat`` reads it
+    (``--rules <(...)``); a FIFO nobody writes to reads as empty rather than blocking."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # open() of a writerless FIFO blocks
+    os.set_blocking(fd, True)
+    with open(fd, "rb") as f:
+        data = f.read(MAX_FILE + 1)
+    if len(data) > MAX_FILE:
+        raise OSError(0, f"larger than {MAX_FILE} bytes: not a rules file")
+    return data
+
+
 KEYS = ("fail-on", "min-efficiency", "max-wasted-bytes", "max-wasted-percent", "max-size")
 
 
-def rules(flags: Mapping[str, Any], rules_file: str | None, cwd: Path) -> Rules:
+def rules(flags: Mapping[str, Any], rules_file: str | None, cwd: Path | None) -> Rules:
     """The run's rules: the file's (``rules_file``, else ``cwd/.ocianalyze.toml`` when it
-    exists), each replaced by its flag when ``flags[key]`` is not None/empty. Flags are keyed
-    by the file's key names. Raises RulesError."""
-    path = Path(rules_file) if rules_file is not None else cwd / DEFAULT_FILE
-    doc = read_file(path) if rules_file is not None or path.is_file() else {}
+    exists; ``cwd`` None, a working directory that was removed: none), each replaced by its
+    flag when ``flags[key]`` is not None/empty. Flags are keyed by the file's key names.
+    Raises RulesError."""
+    if rules_file == "":
+        raise RulesError("--rules", "an empty path names no file")
+    path = Path(rules_file) if rules_file is not None else Path(cwd or ".") / DEFAULT_FILE
+    # The default file is read when anything has that name: a directory or a dangling link
+    # there is a mistake to report, not a reason to run without the repository's rules.
+    there = rules_file is not None or (cwd is not None and os.path.lexists(path))
+    doc = read_file(path) if there else {}
     merged = dict(doc)
     merged.update({k: v for k, v in flags.items() if v not in (None, [], ())})
 
@@ -213,13 +241,26 @@ _PARSE: dict[str, Any] = {
 
 def check(r: Rules, report: Report) -> list[str]:
     """One line per failed rule: ``<rule>: limit <limit>, value <value>[ (<image>)]``, in the
-    order the rules are documented. An empty list: every gate passed."""
+    order the rules are documented. An empty list: every gate passed.
+
+    A rule whose measure was not taken for an image (``verify --fast`` reads no layer's
+    content; a layer that could not be read) fails with ``value not measured``: a gate
+    passes only on a value it saw."""
     failed = _fail_on(r, report)
     for a in _images(report):
-        failed += _waste(r, a)
-    for a in _images(report, measured=False):
+        failed += _waste(r, a) if a.merge is not None else _unmeasured_waste(r, a)
+    for a in _images(report):
         failed += _sizes(r, a)
     return failed
+
+
+# Kinds found only by reading a layer's tar: `verify --fast` (digests and sizes only) never
+# sees them, so a `fail-on` of one of them cannot pass a run whose layers were not read.
+_CONTENT_KINDS = frozenset(
+    {Kind.UNSAFE_PATH, Kind.LINK_ESCAPE, Kind.DEVICE_NODE, Kind.DEVICE_NODE_IN_DEV, Kind.SETUID,
+     Kind.DUPLICATE_ENTRY, Kind.CASE_COLLISION, Kind.BAD_HARDLINK, Kind.MISSING_END_OF_ARCHIVE,
+     Kind.NOT_A_TAR, Kind.DIFF_ID_MISMATCH}
+)  # fmt: skip
 
 
 def _fail_on(r: Rules, report: Report) -> list[str]:
@@ -227,22 +268,54 @@ def _fail_on(r: Rules, report: Report) -> list[str]:
     for p in report.problems:
         if p.kind in r.fail_on:
             found[p.kind] = found.get(p.kind, 0) + p.count
-    return [f"fail-on {k.value}: limit 0, value {found[k]}" for k in r.fail_on if k in found]
+    unread = any(not (f.scan and f.scan.tar) for a in report.images for f in a.layers)
+    out = []
+    for k in r.fail_on:
+        if k in found:
+            out.append(f"fail-on {k.value}: limit 0, value {found[k]}")
+        elif unread and k in _CONTENT_KINDS:
+            out.append(
+                f"fail-on {k.value}: limit 0, value not checked (--fast, or a layer not read)"
+            )
+    return out
 
 
-def _images(report: Report, measured: bool = True) -> list[ImageAnalysis]:
+def _images(report: Report) -> list[ImageAnalysis]:
     from .model import ManifestKind
 
+    return [a for a in report.images if a.image.kind is ManifestKind.IMAGE]
+
+
+_UNMEASURED = "value not measured (--fast, or a layer not read)"
+
+
+def _unmeasured_waste(r: Rules, a: ImageAnalysis) -> list[str]:
+    """The waste rules set, for an image whose merged filesystem was not computed. An image
+    without layers wastes nothing."""
+    if not a.layers:
+        return []
+    rules = {"min-efficiency": r.min_efficiency, "max-wasted-bytes": r.max_wasted_bytes,
+             "max-wasted-percent": r.max_wasted_percent}  # fmt: skip
     return [
-        a
-        for a in report.images
-        if a.image.kind is ManifestKind.IMAGE and (a.merge is not None or not measured)
+        f"{rule}: limit {limit if isinstance(limit, int) else format(limit, 'g')}, "
+        f"{_UNMEASURED} (image {a.image.name})"
+        for rule, limit in rules.items()
+        if limit is not None
     ]
+
+
+def _measured(a: ImageAnalysis, measure: Measure) -> bool:
+    """Whether every layer gave ``measure`` (stored sizes are the descriptors': always)."""
+    if measure is Measure.STORED:
+        return True
+    if measure is Measure.UNCOMPRESSED:
+        return all(f.scan and f.scan.uncompressed_size is not None for f in a.layers)
+    return all(f.scan and f.scan.tar for f in a.layers)
 
 
 def _waste(r: Rules, a: ImageAnalysis) -> list[str]:
     m = a.merge
-    assert m is not None  # _images(measured=True) keeps only merged images
+    assert m is not None  # check() calls _unmeasured_waste for the others
     name = a.image.name
     out = []
     if r.min_efficiency is not None and m.efficiency < r.min_efficiency:
@@ -268,9 +341,13 @@ def _sizes(r: Rules, a: ImageAnalysis) -> list[str]:
     t = a.totals
     values = {Measure.STORED: t.size, Measure.UNCOMPRESSED: t.uncompressed_size,
               Measure.DISK: t.disk_bytes}  # fmt: skip
-    return [
-        f"max-size {s.platform}:{s.measure.value}: limit {s.limit}, value "
-        f"{values[s.measure]} (image {a.image.name}, {platform})"
-        for s in r.max_size
-        if _matches(s.platform, platform) and values[s.measure] > s.limit
-    ]
+    out = []
+    for s in r.max_size:
+        if not _matches(s.platform, platform):
+            continue
+        rule = f"max-size {s.platform}:{s.measure.value}: limit {s.limit}"
+        if not _measured(a, s.measure):
+            out.append(f"{rule}, {_UNMEASURED} (image {a.image.name}, {platform})")
+        elif values[s.measure] > s.limit:
+            out.append(f"{rule}, value {values[s.measure]} (image {a.image.name}, {platform})")
+    return out

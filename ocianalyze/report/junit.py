@@ -7,11 +7,12 @@ listed in the test case's ``<system-out>``, not as failures (they are normal in 
 images). Problems on no blob of any image (a missing platform, the export's own files) go to
 one more test case named ``export``. ``failures`` counts the test cases that failed, as JUnit
 does. Strings from the export are escaped (``printable``): XML 1.0 cannot hold control
-characters.
+characters, nor U+FFFE and U+FFFF, which ``printable`` leaves (escaped here the same way).
 """
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
 from ..analysis import Report
@@ -20,6 +21,16 @@ from ..model import Image
 from .escape import printable
 
 EXPORT_CASE = "export"
+# What XML 1.0 (section 2.2, Char) refuses and printable() lets through: two noncharacters.
+_NOT_XML = re.compile("[\ufffe\uffff]")
+
+
+def _text(text: str) -> str:
+    """``printable(text)``, with the characters XML 1.0 cannot hold as the octal of their
+    UTF-8 bytes, as ``printable`` writes the others."""
+    return _NOT_XML.sub(
+        lambda m: "".join(f"\\{b:03o}" for b in m.group().encode()), printable(text)
+    )
 
 
 def _blobs(image: Image) -> set[str]:
@@ -33,7 +44,7 @@ def _blobs(image: Image) -> set[str]:
 
 def _case_name(image: Image) -> str:
     platform = str(image.platform) if image.platform else "unknown platform"
-    return printable(f"{image.name} [{image.kind.value}, {platform}]")
+    return _text(f"{image.name} [{image.kind.value}, {platform}]")
 
 
 def _case(suite: ET.Element, classname: str, name: str, problems: list[Problem]) -> bool:
@@ -42,11 +53,11 @@ def _case(suite: ET.Element, classname: str, name: str, problems: list[Problem])
     failed = False
     for p in problems:
         if p.severity is not Severity.NOTICE:
-            line = printable(p.line())
+            line = _text(p.line())
             failure = ET.SubElement(case, "failure", type=p.kind.value, message=line)
             failure.text = line
             failed = True
-    notices = [printable(p.line()) for p in problems if p.severity is Severity.NOTICE]
+    notices = [_text(p.line()) for p in problems if p.severity is Severity.NOTICE]
     if notices:
         ET.SubElement(case, "system-out").text = "\n".join(notices) + "\n"
     return failed
@@ -54,7 +65,7 @@ def _case(suite: ET.Element, classname: str, name: str, problems: list[Problem])
 
 def junit_tree(r: Report) -> ET.Element:
     """The ``<testsuites>`` element of ``r`` (see the module docstring)."""
-    path = printable(r.path)
+    path = _text(r.path)
     root = ET.Element("testsuites", name="ocianalyze")
     suite = ET.SubElement(root, "testsuite", name=path)
     images = [(image, _blobs(image)) for image in r.model.images]
