@@ -66,7 +66,7 @@ def layer_problems(
     """What the walker found in a layer, its compression against its media type, and its
     diff_id against the config's (image-spec config.md: the sha256 of the uncompressed tar)."""
     d = str(desc.digest)
-    out = [_p(kind, d, where, f"{d}: {msg}") for kind, msg in scan.findings]
+    out = [Problem(kind, d, where, f"{d}: {msg}", n) for kind, msg, n in scan.findings]
     declared = mt.declared_compression(desc.media_type)
     # An unsupported compression's finding says it all; an undeclared one is sniffed.
     mismatch = declared is not None and declared is not scan.compression

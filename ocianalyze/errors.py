@@ -8,7 +8,6 @@ goes on. Only the CLI turns either into an exit code.
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -179,10 +178,6 @@ SEVERITY: dict[Kind, Severity] = {
 # The kinds that fail `verify` only with --strict (kept for callers of the old name).
 WARNING_KINDS = frozenset(k for k, s in SEVERITY.items() if s is Severity.WARNING)
 
-# How safety.py words a finding that stands for several, after the layer's digest: "and 6 more
-# like it", "3 more names differ only by case (...)", "2 more names appear more than once".
-_MORE = re.compile(r"(?:^|: )(?:and )?(\d+) more (?:like it$|names )")
-
 
 @dataclass(frozen=True, slots=True)
 class Problem:
@@ -192,17 +187,12 @@ class Problem:
     digest: str | None
     path: str
     message: str
+    count: int = 1  # findings it stands for: N for a layer's "and N more like it"
 
     @property
     def severity(self) -> Severity:
         """From ``SEVERITY``; a kind missing there is an error (fail closed)."""
         return SEVERITY.get(self.kind, Severity.ERROR)
-
-    @property
-    def count(self) -> int:
-        """How many findings this problem stands for: 1, or N for a summary of N more."""
-        more = _MORE.search(self.message)
-        return int(more.group(1)) if more else 1
 
     def fails(self, strict: bool = False) -> bool:
         """Whether this problem fails a run: an error always, a warning with ``strict``, a

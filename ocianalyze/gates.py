@@ -257,9 +257,9 @@ def check(r: Rules, report: Report) -> list[str]:
 # Kinds found only by reading a layer's tar: `verify --fast` (digests and sizes only) never
 # sees them, so a `fail-on` of one of them cannot pass a run whose layers were not read.
 _CONTENT_KINDS = frozenset(
-    {Kind.UNSAFE_PATH, Kind.LINK_ESCAPE, Kind.DEVICE_NODE, Kind.DEVICE_NODE_IN_DEV, Kind.SETUID,
-     Kind.DUPLICATE_ENTRY, Kind.CASE_COLLISION, Kind.BAD_HARDLINK, Kind.MISSING_END_OF_ARCHIVE,
-     Kind.NOT_A_TAR, Kind.DIFF_ID_MISMATCH}
+    {Kind.UNSAFE_PATH, Kind.LINK_ESCAPE, Kind.DEVICE_NODE, Kind.DEVICE_NODE_OUTSIDE_DEV,
+     Kind.SETUID, Kind.DUPLICATE_ENTRY, Kind.CASE_COLLISION, Kind.BAD_HARDLINK,
+     Kind.MISSING_END_OF_ARCHIVE, Kind.NOT_A_TAR, Kind.DIFF_ID_MISMATCH}
 )  # fmt: skip
 
 

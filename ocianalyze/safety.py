@@ -32,6 +32,8 @@ from .tarwalk import TarEntry
 
 _SETID = stat.S_ISUID | stat.S_ISGID
 MAX_PER_KIND = 5  # named findings per kind and layer; the rest are counted
+# (kind, message, how many findings it stands for: 1, or N for "and N more like it")
+Finding = tuple[Kind, str, int]
 _NAME, _RAW, _TYPE = attrgetter("name"), attrgetter("raw_name"), attrgetter("type")
 _MODE, _LINK = attrgetter("mode"), attrgetter("linkname")
 _ALWAYS_CHECKED = frozenset({"hardlink", "char", "block"})  # rare: checked one by one
@@ -58,12 +60,16 @@ class SafetyChecker:
     ``exact_names``: how many names are kept in the set (see the module docstring)."""
 
     def __init__(self, exact_names: int = EXACT_NAMES) -> None:
-        self.findings: list[tuple[Kind, str]] = []
+        self.findings: list[Finding] = []
         self._counts: dict[Kind, int] = {}
         self._limit = exact_names
         self._folded: set[int] = set()  # hash(name.casefold()) of the first names
         self._exact: dict[int, int] = {}  # folded hash -> hash(name), where the two differ
         self._recent: dict[int, int] = {}  # folded -> exact hash, this batch, past the set
+        # every name of this batch past the set, repeats included: a name matched by the
+        # batch's first spelling must still meet the spellings of earlier batches
+        self._past: list[tuple[int, int]] = []
+        self._spellings: dict[int, set[int]] = {}  # folded -> exact hashes, where several
         self._late = [array("q") for _ in range(len(_PARTS) + 1)]  # folded hashes, by top bits
         self._cased = (array("q"), array("q"))  # (folded, exact) where they differ, past the set
 
@@ -71,7 +77,7 @@ class SafetyChecker:
         n = self._counts.get(kind, 0) + 1
         self._counts[kind] = n
         if n <= MAX_PER_KIND:
-            self.findings.append((kind, message))
+            self.findings.append((kind, message, 1))
 
     def check(self, entries: list[TarEntry]) -> None:
         if _harmless(entries):
@@ -83,8 +89,9 @@ class SafetyChecker:
                 return
         for e in entries:
             self._check(e)
-        if self._recent:
-            self._late_add(list(self._recent), list(self._recent.values()))
+        if self._past:
+            self._late_add([f for f, _ in self._past], [x for _, x in self._past])
+            self._past.clear()
             self._recent.clear()
 
     def _record(self, folded: list[int], exact: list[int]) -> None:
@@ -133,21 +140,27 @@ class SafetyChecker:
     def _names_check(self, name: str) -> None:
         exact, folded = hash(name), hash(name.casefold())
         known = self._exact.get(folded, folded) if folded in self._folded else None
-        if known is None and folded in self._recent:
-            known = self._recent[folded]
-        if known is None:
-            if len(self._folded) < self._limit:
-                self._folded.add(folded)
-                if exact != folded:
-                    self._exact[folded] = exact
-            else:
+        if known is None and len(self._folded) >= self._limit:
+            self._past.append((folded, exact))
+            known = self._recent.get(folded)
+            if known is None:
                 self._recent[folded] = exact
-        elif known == exact:
+                return
+        elif known is None:
+            self._folded.add(folded)
+            if exact != folded:
+                self._exact[folded] = exact
+            return
+        # the spellings met so far, kept only for names met in two spellings (rare)
+        spellings = self._spellings.setdefault(folded, {known}) if known != exact else None
+        if known == exact or (spellings is not None and exact in spellings):
             self._find(Kind.DUPLICATE_ENTRY, f"{name!r} appears more than once")
         else:
+            assert spellings is not None
+            spellings.add(exact)
             self._find(Kind.CASE_COLLISION, f"{name!r} differs from another name only by case")
 
-    def _late_findings(self) -> list[tuple[Kind, str]]:
+    def _late_findings(self) -> list[Finding]:
         """Repeats among the names past the set, found from their hashes: counted, unnamed."""
         repeated: dict[int, int] = {}  # folded hash -> times seen
         for part in self._late:
@@ -166,20 +179,20 @@ class SafetyChecker:
             dups += len(set(exacts)) < len(exacts)
             collisions += len(set(exacts)) > 1
         where = f"past the first {self._limit} entries of the layer, where names are not kept"
-        found = []
+        found: list[Finding] = []
         if dups:
             found.append(
-                (Kind.DUPLICATE_ENTRY, f"{dups} more names appear more than once ({where})")
+                (Kind.DUPLICATE_ENTRY, f"{dups} more names appear more than once ({where})", dups)
             )
         if collisions:
-            found.append(
-                (Kind.CASE_COLLISION, f"{collisions} more names differ only by case ({where})")
-            )
+            message = f"{collisions} more names differ only by case ({where})"
+            found.append((Kind.CASE_COLLISION, message, collisions))
         return found
 
-    def summary(self) -> list[tuple[Kind, str]]:
+    def summary(self) -> list[Finding]:
+        """Every finding: the named ones, then one counted finding per kind past the named."""
         extra = [
-            (k, f"and {n - MAX_PER_KIND} more like it")
+            (k, f"and {n - MAX_PER_KIND} more like it", n - MAX_PER_KIND)
             for k, n in self._counts.items()
             if n > MAX_PER_KIND
         ]

@@ -30,7 +30,7 @@ from .digest import Digest
 from .entries import EntryTable
 from .errors import Kind
 from .mediatypes import Compression
-from .safety import SafetyChecker
+from .safety import Finding, SafetyChecker
 from .tarwalk import BLOCK, TarEntry, TarError, TarStats, TarWalker, _checksum_ok
 
 CHUNK = 1 << 18  # measured: 256 KiB beat 64 KiB (fewer thread hand-offs) and 1 MiB
@@ -59,7 +59,7 @@ class BlobScan:
     diff_id: Digest | None = None  # sha256 of the uncompressed tar, when it is one
     uncompressed_size: int | None = None
     tar: TarStats | None = None
-    findings: tuple[tuple[Kind, str], ...] = ()
+    findings: tuple[Finding, ...] = ()  # (kind, message, findings it stands for)
     content: bytes | None = None  # the bytes themselves, when asked to keep small blobs
     entries: EntryTable | None = None  # every tar entry, when asked to collect them
     # The content's compression when it is one we recognise and do not read (xz, bzip2):
@@ -237,7 +237,7 @@ class _Layer:
         finally:
             self.share.close()
 
-    def finish(self) -> list[tuple[Kind, str]]:
+    def finish(self) -> list[Finding]:
         self.close()
         if self.failure is None and self.decoder is not None:
             try:
@@ -245,7 +245,7 @@ class _Layer:
             except CorruptStream as exc:
                 self.failure = (exc.kind, str(exc))
         if self.failure:
-            return [self.failure]
+            return [(*self.failure, 1)]
         sink = self.sink
         if self.size == 0:
             return []  # no bytes at all: Go's archive/tar reads an empty archive, as Docker does
@@ -255,10 +255,10 @@ class _Layer:
         if sink.failure is None:
             try:
                 if not sink.walker.finish().clean_end:
-                    found.append((Kind.MISSING_END_OF_ARCHIVE, _NO_END))
+                    found.append((Kind.MISSING_END_OF_ARCHIVE, _NO_END, 1))
             except TarError as exc:
                 sink.failure = (_TAR_KINDS[exc.kind], str(exc))
-        return [sink.failure, *found] if sink.failure else found
+        return [(*sink.failure, 1), *found] if sink.failure else found
 
 
 def _too_short(size: int) -> str:
@@ -421,6 +421,7 @@ def _scan_unsupported(
         Kind.UNSUPPORTED_COMPRESSION,
         f"content is {unsupported.value}-compressed, which ocianalyze does not read (only "
         "gzip, zstd and uncompressed tar layers, as containerd): diff_id and files unchecked",
+        1,
     )
     digest = Digest(algorithm, stored.hexdigest())
     return BlobScan(

@@ -69,7 +69,7 @@ def test_unsupported_layer_is_named_and_claims_no_diff_id(
     assert result.unsupported is fmt
     assert result.compression is Compression.NONE
     assert result.diff_id is None and result.uncompressed_size is None and result.tar is None
-    assert [k for k, _ in result.findings] == [Kind.UNSUPPORTED_COMPRESSION]
+    assert [k for k, *_ in result.findings] == [Kind.UNSUPPORTED_COMPRESSION]
     assert fmt.value in result.findings[0][1]
 
 
@@ -115,14 +115,14 @@ def test_under_one_block_of_non_tar_is_not_a_tar(
 ) -> None:
     content = (b'{"not": "a tar"}' * 40)[:size]
     result = _scan(pack(content), True)
-    assert [k for k, _ in result.findings] == [Kind.NOT_A_TAR]
+    assert [k for k, *_ in result.findings] == [Kind.NOT_A_TAR]
     assert str(result.diff_id) == _sha(content)  # still measured: a diff_id check can follow
     assert result.uncompressed_size == size
 
 
 def test_layer_true_always_walks_as_a_tar() -> None:
     junk = bytes(range(256)) * 8
-    assert [k for k, _ in _scan(junk, True).findings] == [Kind.NOT_A_TAR]
+    assert [k for k, *_ in _scan(junk, True).findings] == [Kind.NOT_A_TAR]
     unknown = _scan(junk, None)  # a member of unknown role: only hashed
     assert unknown.findings == () and unknown.diff_id is None
 

@@ -56,7 +56,7 @@ def test_a_harmless_batch_is_still_remembered() -> None:
     assert checker.summary() == []
     checker.check([TarEntry("usr/B", "file", 0, 0o644, 0, 0, 0, "", "usr/B")])
     checker.check([TarEntry("usr/a", "file", 0, 0o644, 0, 0, 0, "", "usr/a")])
-    assert [k for k, _ in checker.summary()] == [Kind.CASE_COLLISION, Kind.DUPLICATE_ENTRY]
+    assert [k for k, *_ in checker.summary()] == [Kind.CASE_COLLISION, Kind.DUPLICATE_ENTRY]
 
 
 def entry(name: str, kind: str = "file", mode: int = 0o644, link: str = "") -> TarEntry:
@@ -83,7 +83,7 @@ def test_each_check_fires_inside_an_ordinary_batch(bad: TarEntry, kind: Kind) ->
     ordinary = [entry(f"usr/lib/{c}") for c in "abc"] + [entry("usr/ok", "symlink", link="lib/a")]
     checker = SafetyChecker()
     checker.check([*ordinary, bad])
-    assert [k for k, _ in checker.summary()] == [kind]
+    assert [k for k, *_ in checker.summary()] == [kind]
 
 
 def names_batch(names: list[str]) -> list[TarEntry]:
@@ -99,9 +99,9 @@ def test_past_the_kept_names_repeats_are_still_found_and_counted() -> None:
     checker.check(names_batch(["b", "b2"]))  # b: dup
     where = "past the first 4 entries of the layer, where names are not kept"
     assert checker.summary() == [
-        (Kind.DUPLICATE_ENTRY, "'k2' appears more than once"),
-        (Kind.DUPLICATE_ENTRY, f"2 more names appear more than once ({where})"),
-        (Kind.CASE_COLLISION, f"1 more names differ only by case ({where})"),
+        (Kind.DUPLICATE_ENTRY, "'k2' appears more than once", 1),
+        (Kind.DUPLICATE_ENTRY, f"2 more names appear more than once ({where})", 2),
+        (Kind.CASE_COLLISION, f"1 more names differ only by case ({where})", 1),
     ]
 
 
@@ -116,4 +116,25 @@ def test_kinds_found_do_not_depend_on_how_many_names_are_kept(names: list[str], 
     for i in range(0, len(items), 3):
         small.check(items[i : i + 3])
         large.check(items[i : i + 3])
-    assert {k for k, _ in small.summary()} == {k for k, _ in large.summary()}
+    assert {k for k, *_ in small.summary()} == {k for k, *_ in large.summary()}
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(
+    st.lists(st.sampled_from(["a", "A", "b", "B", "c", "é", "É", "d/x"]), max_size=30),
+    st.integers(0, 6),
+    st.integers(1, 5),
+)
+def test_name_kinds_match_a_plain_count(names: list[str], kept: int, step: int) -> None:
+    """Whatever the batching and however many names are kept: a duplicate_entry when a name
+    repeats exactly, a case_collision when two spellings fold alike (counted independently)."""
+    want = set()
+    if len(set(names)) < len(names):
+        want.add(Kind.DUPLICATE_ENTRY)
+    if len({n.casefold() for n in names}) < len(set(names)):
+        want.add(Kind.CASE_COLLISION)
+    items = names_batch(names)
+    checker = SafetyChecker(exact_names=kept)
+    for i in range(0, len(items), step):
+        checker.check(items[i : i + step])
+    assert {k for k, *_ in checker.summary()} == want

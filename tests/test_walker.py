@@ -115,7 +115,7 @@ def test_entries_seen_by_visitor_have_full_names() -> None:
 
 
 def _kinds(data: bytes, **kw: object) -> set[Kind]:
-    return {k for k, _ in scan(io.BytesIO(data), layer=True, **kw).findings}  # type: ignore[arg-type]
+    return {k for k, *_ in scan(io.BytesIO(data), layer=True, **kw).findings}  # type: ignore[arg-type]
 
 
 def test_stream_faults() -> None:
@@ -154,7 +154,7 @@ def test_missing_end_of_archive_is_only_a_warning() -> None:
     end = raw.rstrip(b"\0")
     body = end + b"\0" * (-len(end) % 512)  # cut at the entry boundary, as umoci writes
     result = scan(io.BytesIO(gzip.compress(body)), layer=True)
-    assert {k for k, _ in result.findings} == {Kind.MISSING_END_OF_ARCHIVE}
+    assert {k for k, *_ in result.findings} == {Kind.MISSING_END_OF_ARCHIVE}
     assert result.tar is not None and result.tar.files == layer_truth(raw).files
 
 
@@ -162,7 +162,7 @@ def test_limit_stops_a_bomb_with_a_problem() -> None:
     comp = zlib.compressobj(9, zlib.DEFLATED, 31)
     bomb = comp.compress(b"\0" * (64 << 20)) + comp.flush()
     result = scan(io.BytesIO(bomb), layer=True, opts=ScanOptions(max_uncompressed=1 << 20))
-    assert {k for k, _ in result.findings} == {Kind.LIMIT_EXCEEDED}
+    assert {k for k, *_ in result.findings} == {Kind.LIMIT_EXCEEDED}
     assert result.size == len(bomb)  # the stored bytes were still hashed to the end
     assert result.digest.encoded == hashlib.sha256(bomb).hexdigest()
 
@@ -238,10 +238,10 @@ def test_unpadded_last_entry_is_a_missing_end_not_a_truncation() -> None:
     raw = make_tar([("a", b"x" * 700), ("hello.txt", b"hello\n")], tarfile.USTAR_FORMAT)
     unpadded = raw[: 512 + 1024 + 512 + 6]  # umoci insert stops right after the data
     result = scan(io.BytesIO(unpadded), layer=True)
-    assert {k for k, _ in result.findings} == {Kind.MISSING_END_OF_ARCHIVE}
+    assert {k for k, *_ in result.findings} == {Kind.MISSING_END_OF_ARCHIVE}
     assert result.tar is not None and (result.tar.files, result.tar.file_bytes) == (2, 706)
     short = scan(io.BytesIO(raw[: 512 + 1024 + 512 + 5]), layer=True)
-    assert {k for k, _ in short.findings} == {Kind.TRUNCATED}
+    assert {k for k, *_ in short.findings} == {Kind.TRUNCATED}
 
 
 def test_a_failure_on_the_second_thread_reaches_the_caller_without_a_hang() -> None:
