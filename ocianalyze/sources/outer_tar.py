@@ -121,10 +121,12 @@ class OuterTarReader:
             seek(n, 1)
             self._pos += n
             return
-        while n > 0:
-            step = min(n, 1 << 20)
-            self._read_exact(step)
-            n -= step
+        while n > 0:  # read and dropped, never joined
+            data = self._stream.read(min(n, 1 << 20))
+            if not data:
+                raise OuterTarError("the archive ends inside a member", truncated=True)
+            self._pos += len(data)
+            n -= len(data)
 
     def read_data(self, n: int) -> bytes:
         """Up to ``n`` bytes of the current member's data; b"" at its end."""
