@@ -90,3 +90,34 @@ def test_public_names_resolve_and_verify_stays_the_function() -> None:
     )
     proc = _run(code)
     assert (proc.returncode, proc.stdout) == (0, "ok\n"), proc.stderr
+
+
+SAMPLE = ROOT / "sample_images" / "oci-layout"
+
+
+def _verify_imports(target: str, stdin: bytes | None = None) -> set[str]:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-c",
+            f"import sys; sys.argv = ['ocianalyze', 'verify', '-q', {target!r}]; "
+            "from ocianalyze_entry import main; main()",
+        ],
+        input=stdin,
+        capture_output=True,
+        timeout=60,
+        check=False,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return _modules(proc.stderr.decode())
+
+
+def test_small_verify_skips_the_allocator_tuning_a_stream_gets_it() -> None:
+    """ctypes (to set glibc's malloc policy) is loaded only where it pays: for a stream, whose
+    size is unknown when it is scanned, not for a directory with a few KB of blobs."""
+    assert "ctypes" not in _verify_imports(str(SAMPLE))
+    archive = (ROOT / "sample_images" / "oci-archive.tar").read_bytes()
+    assert "ctypes" in _verify_imports("-", archive)
