@@ -49,6 +49,11 @@ SCALE_GROUPS = ("million", "deep", "fanout", "members")
 SCALE_TIMEOUT = 60.0  # seconds: a run past it is killed and shown as ERROR, the rest goes on
 GZIP_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 ZSTD_LAYER = "application/vnd.oci.image.layer.v1.tar+zstd"
+TAR_LAYER = "application/vnd.oci.image.layer.v1.tar"
+# The console script next to the interpreter, as users run it (`-m` adds runpy's imports).
+SCRIPT = Path(sys.executable).with_name("ocianalyze")
+START = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "ocianalyze"]
+PEER_OUT = Path(tempfile.gettempdir()) / f"ocianalyze-bench-peers-{os.getpid()}"
 
 
 def cache_root() -> Path:
@@ -167,6 +172,9 @@ def sha256_file(path: Path) -> str:
 
 def compress(src: Path, dst: Path, how: str) -> str:
     """Compress src into dst; returns the tool used."""
+    if how == "none":
+        shutil.copyfile(src, dst)
+        return "none"
     with src.open("rb") as fin, dst.open("wb") as fout:
         if how == "zstd":
             subprocess.run(["zstd", "-3", "-q", "-c"], stdin=fin, stdout=fout, check=True)
@@ -347,6 +355,7 @@ class Contender:
     errors: list[str] = field(default_factory=list)
     rss_target_mib: int = RSS_TARGET_MIB
     timeout: float | None = None  # seconds; None: no limit
+    peer: bool = False  # another tool doing the same job: its peak RSS is shown too
 
     @property
     def median(self) -> float | None:
@@ -361,10 +370,18 @@ class Comparison:
     target: float | None  # base/ours time must be at least this; None: shown, not judged
     # (fixed-cost contender, units, unit name): also show (ours - fixed) / units in µs
     per: tuple[str, int, str] | None = None
+    limit: float | None = None  # seconds: ours' median must be at most this (start-up rows)
 
     @property
     def target_text(self) -> str:
+        if self.limit is not None:
+            return f"<= {self.limit * 1000:.0f} ms"
         return "-" if self.target is None else f">= {self.target}x"
+
+    def passed(self, ours: float, ratio: float) -> str:
+        if self.limit is not None:
+            return "PASS" if ours <= self.limit else "MISS"
+        return "" if self.target is None else "PASS" if ratio >= self.target else "MISS"
 
 
 @dataclass
@@ -549,6 +566,127 @@ def layer_group(
     )
 
 
+def peer(key: str, label: str, script: str, *tools: str) -> Contender:
+    """Another tool doing (part of) verify's job, writing into a scratch directory that is
+    emptied before each run; its peak RSS is measured as ocianalyze's is."""
+    out = shlex.quote(str(PEER_OUT / key))
+    clean = f"rm -rf {out} && mkdir -p {shlex.quote(str(PEER_OUT))}"
+    c = shell_contender(key, label, f"{clean} && {script.format(out=out)}", *tools)
+    c.peer = True
+    return c
+
+
+def skopeo_copy(key: str, label: str, layout: Path, *flags: str) -> Contender:
+    source = shlex.quote(f"oci:{layout}:bench")
+    return peer(key, label, f"skopeo copy -q {' '.join(flags)} {source} dir:{{out}}", "skopeo")
+
+
+def startup_group(root: Path) -> Group:
+    """What a run costs before it reads anything, against the bare interpreter and skopeo."""
+    tiny = root / "tiny"
+    return Group(
+        "startup",
+        [
+            Contender("py-pass", "python -c pass", [sys.executable, "-c", "pass"]),
+            Contender(
+                "oci-version", "ocianalyze --version", [*START, "--version"], ocianalyze=True
+            ),
+            Contender(
+                "oci-inspect",
+                "ocianalyze inspect, tiny",
+                [*START, "inspect", str(tiny)],
+                ocianalyze=True,
+            ),
+            Contender(
+                "oci-tiny",
+                "verify, one 1-file layer (startup cost)",
+                [*START, "verify", "--quiet", str(tiny)],
+                ocianalyze=True,
+            ),
+            shell_contender(
+                "skopeo-inspect",
+                "skopeo inspect oci:tiny",
+                f"skopeo inspect {shlex.quote(f'oci:{tiny}:bench')}",
+                "skopeo",
+            ),
+        ],
+        [
+            Comparison("--version vs python -c pass", "oci-version", "py-pass", None, limit=0.05),
+            Comparison(
+                "inspect tiny vs skopeo inspect", "oci-inspect", "skopeo-inspect", None, limit=0.05
+            ),
+            Comparison("verify tiny vs python -c pass", "oci-tiny", "py-pass", None, limit=0.06),
+        ],
+    )
+
+
+def stream_archive(root: Path) -> Path:
+    """``docker save | gzip``: the 4-layer image with its layers stored as plain tars (as
+    docker save stores them), in one tar compressed whole with pigz -6 (``image.tar.gz``),
+    and the same export as a directory (``layout/``). Made from gzip4/ when first needed,
+    with the standard library and pigz only."""
+    done = root / "stream"
+    if (done / "image.tar.gz").exists():
+        return done
+    work = Path(tempfile.mkdtemp(prefix=".stream-", dir=root))
+    try:
+        tars = []
+        for i, blob in enumerate(layer_blobs(root / "gzip4")):
+            tars.append(work / f"layer{i}.tar")
+            with gzip.open(blob) as fin, tars[-1].open("wb") as fout:
+                shutil.copyfileobj(fin, fout, 1 << 20)
+        make_layout(work / "layout", tars, "none", TAR_LAYER)
+        for t in tars:
+            t.unlink()
+        with tarfile.open(work / "image.tar", "w", format=tarfile.PAX_FORMAT) as tf:
+            tf.add(work / "layout", arcname=".")  # sorted: blobs/ first, index.json last
+        compress(work / "image.tar", work / "image.tar.gz", "gzip")
+        (work / "image.tar").unlink()
+        if done.exists():
+            shutil.rmtree(done)
+        work.rename(done)
+    finally:
+        if work.exists():
+            shutil.rmtree(work)
+    return done
+
+
+def stream_group(root: Path) -> Group:
+    """`verify -` on a tarball compressed whole, against the pipeline that inflates it once,
+    hashes it, and hashes every blob it holds; and against the same export as a directory."""
+    stream = stream_archive(root)
+    image = shlex.quote(str(stream / "image.tar.gz"))
+    python = shlex.quote(START[0]) if len(START) == 1 else shlex.join(START)
+    return Group(
+        "stream",
+        [
+            Contender(
+                "oci-stream",
+                "verify - < image.tar.gz (4 plain layers)",
+                bash(f"exec {python} verify --quiet - < {image}"),
+                ocianalyze=True,
+            ),
+            oci("oci-stream-dir", "verify, the same export as a directory", stream / "layout"),
+            shell_contender(
+                "pipe-stream",
+                "pigz -dc | tee >(openssl) | tar -xO blobs | openssl",
+                f"set -o pipefail; pigz -dc {image} | tee >(openssl dgst -sha256 >/dev/null)"
+                " | tar -xO --wildcards '*blobs/*' | openssl dgst -sha256",
+                "pigz",
+                "openssl",
+            ),
+        ],
+        [
+            Comparison(
+                "verify - < image.tar.gz vs pigz+tar+openssl", "oci-stream", "pipe-stream", None
+            ),
+            Comparison(
+                "stream vs the same export as a directory", "oci-stream", "oci-stream-dir", None
+            ),
+        ],
+    )
+
+
 def groups(root: Path) -> list[Group]:
     four = root / "gzip4"
     big = bundle(root)
@@ -560,8 +698,29 @@ def groups(root: Path) -> list[Group]:
             [
                 oci("oci-jobs1", "verify --jobs 1, 4 gzip layers", "--jobs", "1", four),
                 oci("oci-jobs0", "verify (default jobs), 4 gzip layers", four),
+                skopeo_copy(
+                    "skopeo-decompress4",
+                    "skopeo copy --dest-decompress oci: dir:, 4 layers",
+                    four,
+                    "--dest-decompress",
+                ),
+                peer(
+                    "umoci-unpack4",
+                    "umoci unpack, 4 layers",
+                    f"umoci unpack --image {shlex.quote(f'{four}:bench')} {{out}} >/dev/null",
+                    "umoci",
+                ),
             ],
-            [Comparison("4 layers: default jobs vs --jobs 1", "oci-jobs0", "oci-jobs1", 1.7)],
+            [
+                Comparison("4 layers: default jobs vs --jobs 1", "oci-jobs0", "oci-jobs1", 1.7),
+                Comparison(
+                    "4 layers: verify vs skopeo copy --dest-decompress",
+                    "oci-jobs0",
+                    "skopeo-decompress4",
+                    None,
+                ),
+                Comparison("4 layers: verify vs umoci unpack", "oci-jobs0", "umoci-unpack4", None),
+            ],
         ),
         Group(
             "fast",
@@ -570,25 +729,28 @@ def groups(root: Path) -> list[Group]:
                 openssl_dgst("openssl-fast-all", "all blobs of the 3 images", big),
                 oci("oci-fast", "verify --fast, 4 gzip layers", "--fast", four),
                 openssl_dgst("openssl-fast", "all blobs of the 4-layer image", four),
+                skopeo_copy("skopeo-fast4", "skopeo copy oci: dir:, 4 layers", four),
+                skopeo_copy(
+                    "skopeo-fast-gzip", "skopeo copy oci: dir:, 1 gzip layer", root / "gzip"
+                ),
+                oci("oci-fast-gzip", "verify --fast, 1 gzip layer", "--fast", root / "gzip"),
             ],
             [
                 Comparison("--fast vs openssl dgst", "oci-fast-all", "openssl-fast-all", 0.9),
                 Comparison("--fast vs openssl, 4-layer image", "oci-fast", "openssl-fast", None),
-            ],
-        ),
-        Group(
-            "startup",
-            [
-                oci("oci-tiny", "verify, one 1-file layer (startup cost)", root / "tiny"),
-                Contender(
-                    "oci-version",
-                    "--version (import cost)",
-                    [sys.executable, "-m", "ocianalyze", "--version"],
-                    ocianalyze=True,
+                Comparison(
+                    "--fast vs skopeo copy oci: dir:, 4 layers", "oci-fast", "skopeo-fast4", 1.0
+                ),
+                Comparison(
+                    "--fast vs skopeo copy oci: dir:, 1 gzip layer",
+                    "oci-fast-gzip",
+                    "skopeo-fast-gzip",
+                    1.0,
                 ),
             ],
-            [],
         ),
+        startup_group(root),
+        stream_group(root),
         diff_group(root),
     ]
 
@@ -672,7 +834,7 @@ def _children_cpu() -> float:
 def run(c: Contender) -> None:
     """One timed run, with the CPU time it used and how busy the machine was with other work."""
     busy, cpu = _busy_seconds(), _children_cpu()
-    (run_ocianalyze if c.ocianalyze else run_baseline)(c)
+    (run_ocianalyze if c.ocianalyze or c.peer else run_baseline)(c)
     ours = _children_cpu() - cpu  # every process of the run, pipelines included
     c.cpu.append(ours)
     c.others.append(max(0.0, _busy_seconds() - busy - ours) / c.times[-1])
@@ -747,7 +909,7 @@ def rows_for(group: Group) -> list[Row]:
                 base.median,
                 ratio,
                 cmp.target_text,
-                "" if cmp.target is None else "PASS" if ratio >= cmp.target else "MISS",
+                cmp.passed(ours.median, ratio),  # type: ignore[arg-type]
                 _per_unit(cmp, ours, by_key),
             )
         )
@@ -782,6 +944,9 @@ def rss_rows(all_groups: list[Group], floor_kib: int) -> list[Row]:
     rows = []
     for g in all_groups:
         for c in g.contenders:
+            if c.peer and c.rss_kib:
+                peak = max(c.rss_kib) / 1024
+                rows.append(Row(f"peak RSS: {c.label}", None, None, peak, "-", ""))
             if c.ocianalyze and c.rss_kib:
                 peak = max(c.rss_kib) / 1024
                 result = "PASS" if peak <= c.rss_target_mib else "MISS"
@@ -895,7 +1060,7 @@ def print_table(rows: list[Row], all_groups: list[Group]) -> None:
                 " ".join(f"{t:.2f}" for t in c.cpu),
                 " ".join(f"{t:.2f}" for t in c.others),
             ]
-            if c.ocianalyze:
+            if c.ocianalyze or c.peer:
                 cols.append(" ".join(f"{k / 1024:.1f}" for k in c.rss_kib))
                 cols.append(" ".join(str(n) for n in c.faults))
             print(f"  {c.label}: {' | '.join(cols)}")
@@ -923,7 +1088,8 @@ def main() -> int:
     ap.add_argument(
         "--only",
         metavar="GROUPS",
-        help="comma list of gzip,zstd,jobs,fast,startup,million,deep,fanout,members,bundle50,diff",
+        help="comma list of gzip,zstd,jobs,fast,startup,stream,million,deep,fanout,members,"
+        "bundle50,diff",
     )
     ap.add_argument("--build-only", action="store_true", help="build the cached images and stop")
     ap.add_argument("--build-scale", action="store_true", help=argparse.SUPPRESS)
@@ -963,8 +1129,11 @@ def main() -> int:
         chosen.append(bundle50_group(root))
     if wanted is not None:
         chosen = [g for g in chosen if g.name in wanted]
-    for g in chosen:
-        measure(g, args.rounds)
+    try:
+        for g in chosen:
+            measure(g, args.rounds)
+    finally:
+        shutil.rmtree(PEER_OUT, ignore_errors=True)
     rows = [r for g in chosen for r in rows_for(g)] + rss_rows(chosen, floor)
     print(f"\nload after: {os.getloadavg()[0]:.2f}\n")
     print_table(rows, chosen)

@@ -222,6 +222,9 @@ class Decoder:
         self._between = b""  # bytes seen after a member ended, before we know what follows
         self._in_member = True
         self._first = True  # the first frame's header is checked on the first feed
+        # Bytes of output per decoder call, at most OUT_CAP: a reader may lower it so that a
+        # piece is exactly what its caller asked for (no slicing, no joining).
+        self.out_cap = OUT_CAP
 
     def _new(self) -> Any:
         if self.compression is Compression.GZIP:
@@ -247,7 +250,8 @@ class Decoder:
         return _is_zstd_frame(head)
 
     def feed(self, data: bytes) -> Iterator[bytes]:
-        """Yield the decompressed output of ``data`` in pieces of at most OUT_CAP bytes."""
+        """Yield the decompressed output of ``data`` in pieces of at most ``out_cap`` bytes
+        (read again before each decoder call)."""
         try:
             if self._first:
                 self._first = False
@@ -275,11 +279,12 @@ class Decoder:
     def _drain(self, data: bytes) -> Iterator[bytes]:
         obj, budget = self._obj, self._budget
         while True:
-            out = _budgeted(budget, obj, data)
+            cap = self.out_cap
+            out = _budgeted(budget, obj, data, cap)
             if out:
                 yield out
             data = getattr(obj, "unconsumed_tail", b"")
-            if obj.eof or (not data and len(out) < OUT_CAP and self._needs_input()):
+            if obj.eof or (not data and len(out) < cap and self._needs_input()):
                 return
 
     def _needs_input(self) -> bool:
@@ -299,23 +304,32 @@ class Decoder:
             raise CorruptStream(Kind.TRAILING_DATA, "data after the end of the compressed stream")
 
 
-def _budgeted(budget: Budget, obj: Any, data: bytes) -> bytes:
-    """One decoder call whose output buffer is reserved from ``budget`` before it exists."""
-    budget.take(OUT_CAP)
+def _budgeted(budget: Budget, obj: Any, data: bytes, cap: int = OUT_CAP) -> bytes:
+    """One decoder call (at most ``cap`` bytes of output) whose output buffer is reserved from
+    ``budget`` before it exists."""
+    budget.take(cap)
     out: bytes = b""
     try:
-        out = obj.decompress(data, OUT_CAP)
+        out = obj.decompress(data, cap)
     finally:
-        budget.give(OUT_CAP - len(out))
+        budget.give(cap - len(out))
     return out
+
+
+# A read of at least this many bytes with nothing buffered is decoded straight into the piece
+# it returns; a smaller one (a tar header) is served from a piece of this size.
+DIRECT_READ = 1 << 16
 
 
 class DecompressingReader:
     """A read-only file object over a compressed stream (for archives compressed as a whole).
 
-    Decoded pieces are served by offset: a small read (a 512-byte tar header) copies only
-    what it returns, never the rest of a 1 MiB piece; a read that a piece covers whole
-    returns the piece itself."""
+    Every byte is copied at most once after the decoder made it, and only near small reads:
+    a large read with nothing buffered returns the decoder's own output, made to the size
+    asked (the decoder's ``out_cap``); a small read (a 512-byte tar header) is served from a
+    piece of DIRECT_READ bytes, and the reads after it get the rest of that piece, copied only
+    when they want less than all of it. ``read(n)`` may return fewer than ``n`` bytes (as a
+    pipe does): b"" only at the end of the stream."""
 
     def __init__(self, raw: Readable, compression: Compression, chunk: int = 1 << 16) -> None:
         self._raw, self._chunk = raw, chunk
@@ -329,22 +343,21 @@ class DecompressingReader:
         return True
 
     def read(self, n: int = -1) -> bytes:
-        out = []
-        want = n if n >= 0 else 1 << 62
-        while want > 0:
-            if self._pos >= len(self._buf) and not self._refill():
-                break
-            start = self._pos
-            if start == 0 and want >= len(self._buf):
-                piece = self._buf  # the whole piece: no copy
-            else:
-                piece = self._buf[start : start + want]
-            self._pos = start + len(piece)
-            out.append(piece)
-            want -= len(piece)
-        return out[0] if len(out) == 1 else b"".join(out)
+        if n < 0:
+            return b"".join(iter(lambda: self.read(OUT_CAP), b""))
+        empty = self._pos >= len(self._buf)
+        if empty and (
+            n == 0 or not self._refill(min(n, OUT_CAP) if n >= DIRECT_READ else DIRECT_READ)
+        ):
+            return b""
+        start, buf = self._pos, self._buf
+        piece = buf if start == 0 and n >= len(buf) else buf[start : start + n]
+        self._pos = start + len(piece)
+        return piece
 
-    def _refill(self) -> bool:
+    def _refill(self, cap: int) -> bool:
+        """Decode the next piece (at most ``cap`` bytes) into the buffer; False at the end."""
+        self._decoder.out_cap = cap
         while not self._done:
             piece = next(self._pieces, None)
             if piece is not None:

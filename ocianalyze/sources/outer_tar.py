@@ -1,8 +1,8 @@
 """The outer tar of a tarball export, read header by header in bounded memory.
 
 This is the archive that *holds* an export (a ``docker save`` or an ``oci-archive``), not a
-layer: its members are named files. Each 512-byte header is parsed by ``tarfile.TarInfo.frombuf``
-(one block, no reads of its own); GNU long names and links and PAX records are read here with a
+layer: its members are named files. Each 512-byte header is parsed here (one block, no reads of
+its own); GNU long names and links and PAX records are read here with a
 cap of 1 MiB each, as Go's archive/tar caps them, so a header that claims a 300 MiB name costs
 an error, not 300 MiB. ``tarfile``'s own iteration reads such names whole.
 """
@@ -12,15 +12,19 @@ from __future__ import annotations
 import posixpath
 import re
 import struct
-import tarfile
 from collections.abc import Iterator
 from typing import NamedTuple, Protocol
 
 BLOCK = 512
+# Type flags (POSIX ustar, GNU and PAX), as ``tarfile`` names them; spelled out here because
+# importing ``tarfile`` for them costs a millisecond of every run's start.
+REGTYPE, AREGTYPE, LNKTYPE, SYMTYPE, DIRTYPE, CONTTYPE = b"0", b"\0", b"1", b"2", b"5", b"7"
+GNUTYPE_LONGNAME, GNUTYPE_LONGLINK = b"L", b"K"
+XHDTYPE, XGLTYPE, SOLARIS_XHDTYPE = b"x", b"g", b"X"
 MAX_SPECIAL = 1 << 20  # bytes of a long name or of a PAX header block (Go: maxSpecialFileSize)
-REGULAR = frozenset({tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE})
+REGULAR = frozenset({REGTYPE, AREGTYPE, CONTTYPE})
 # Types that are a member of their own (not a long name, PAX or global header).
-_PLAIN = frozenset(bytes([t]) for t in b"0123456\0") | {tarfile.CONTTYPE}
+_PLAIN = frozenset(bytes([t]) for t in b"0123456\0") | {CONTTYPE}
 _HEADER_ONLY = frozenset(bytes([t]) for t in b"123456")  # links, devices, dirs, FIFOs
 
 
@@ -54,11 +58,11 @@ class Member(NamedTuple):
 
     @property
     def is_symlink(self) -> bool:
-        return self.type == tarfile.SYMTYPE
+        return self.type == SYMTYPE
 
     @property
     def is_hardlink(self) -> bool:
-        return self.type == tarfile.LNKTYPE
+        return self.type == LNKTYPE
 
 
 # What normpath would change: a backslash, a leading "/" or "./", "." or ".." as a component,
@@ -121,10 +125,12 @@ class OuterTarReader:
             seek(n, 1)
             self._pos += n
             return
-        while n > 0:
-            step = min(n, 1 << 20)
-            self._read_exact(step)
-            n -= step
+        while n > 0:  # read and dropped, never joined
+            data = self._stream.read(min(n, 1 << 20))
+            if not data:
+                raise OuterTarError("the archive ends inside a member", truncated=True)
+            self._pos += len(data)
+            n -= len(data)
 
     def read_data(self, n: int) -> bytes:
         """Up to ``n`` bytes of the current member's data; b"" at its end."""
@@ -178,17 +184,17 @@ class OuterTarReader:
                 self._left = previous = size
                 yield Member(info.name, kind, size, self._pos, info.linkname)
                 continue
-            if kind in (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK):
+            if kind in (GNUTYPE_LONGNAME, GNUTYPE_LONGLINK):
                 text = _cstring(self._special(info.size, "a GNU long name"))
-                if kind == tarfile.GNUTYPE_LONGNAME:
+                if kind == GNUTYPE_LONGNAME:
                     long_name = text
                 else:
                     long_link = text
                 continue
-            if kind in (tarfile.XHDTYPE, tarfile.SOLARIS_XHDTYPE):
+            if kind in (XHDTYPE, SOLARIS_XHDTYPE):
                 pax = _pax(self._special(info.size, "a PAX header"))  # the last one applies
                 continue
-            if kind == tarfile.XGLTYPE:
+            if kind == XGLTYPE:
                 self._special(info.size, "a PAX global header")  # no member of its own
                 continue
             name = pax.get("path", long_name if long_name is not None else info.name)
@@ -223,8 +229,8 @@ class _Header:
         if block[345] and block[257:263] == b"ustar\0":
             name = f"{_cstring(block[345:500])}/{name}"
         self.type = block[156:157]
-        if self.type == tarfile.AREGTYPE and name.endswith("/"):
-            self.type = tarfile.DIRTYPE
+        if self.type == AREGTYPE and name.endswith("/"):
+            self.type = DIRTYPE
         self.name = name
         self.linkname = _cstring(block[157:257]) if block[157] else ""
         self.size = _number(block[124:136], "size")
