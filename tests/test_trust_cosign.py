@@ -502,7 +502,7 @@ def test_index_signature_with_one_bad_platform(tmp_path: Path) -> None:
 def test_attestation_with_its_intoto_rekor_entry(tmp_path: Path) -> None:
     case = Case(tmp_path, "layout")
     add_attestation(case.written, case.digests[0], key=case.key, authority=case.auth)
-    run = case.run(*case.key_args(), *case.root_args(), "--require-tlog", "--require-signature")
+    run = case.run(*case.key_args(), *case.root_args(), "--require-tlog")
     assert run.code == 0, run.out
     (att,) = run.json()["signatures"]
     assert (att["outcome"], att["tlog"]) == ("verified", "rekor SET (log index 7)")
@@ -514,3 +514,13 @@ def test_attestation_with_its_intoto_rekor_entry(tmp_path: Path) -> None:
                     authority=swapped.auth, logged=logged)  # fmt: skip
     run = swapped.run(*swapped.key_args(), *swapped.root_args())
     assert run.code == 1 and kinds(run) == {"tlog_invalid"}
+
+
+def test_an_attestation_alone_does_not_sign_the_image(case: Case) -> None:
+    """A verified attestation is listed, but --require-signature wants a signature, as cosign's
+    `verify` does (an attestation is `verify-attestation`'s business)."""
+    add_attestation(case.written, case.digests[0], key=case.key)
+    run = case.run(*case.key_args(), "--require-signature")
+    assert run.code == 1, (run.out, run.err)
+    assert outcomes(run) == [("cosign-attestation", "verified")]
+    assert kinds(run) == {"unsigned"}

@@ -73,8 +73,13 @@ def check(v: Verification, trust: Trust, ctx: Context | None = None) -> TrustRes
         tuple(evidence[n] for n in sorted(n for d in tie.chain(i) for n in by_subject.get(d, ())))
         for i in images
     )
+    # An attestation says something about the image; only a signature signs it (cosign's
+    # `verify` asks for a signature, `verify-attestation` for an attestation).
     signed = tuple(
-        any(e.outcome is Outcome.VERIFIED or tie.counts_for(e, i) for e in evs)
+        any(
+            e.predicate_type is None and (e.outcome is Outcome.VERIFIED or tie.counts_for(e, i))
+            for e in evs
+        )
         and tie.image_good(i)
         for i, evs in zip(images, per_image, strict=True)
     )
