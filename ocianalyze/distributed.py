@@ -27,7 +27,7 @@ from typing import Any
 from .bundle import Executor, ScanTask, TaskResult, run_task
 from .errors import Kind, OciError, Problem
 
-CONNECT_TIMEOUT = "10s"  # a scheduler that does not answer in this long is unreachable
+CONNECT_TIMEOUT = 10.0  # seconds: a scheduler that does not answer in this long is unreachable
 RETRIES = 2  # a task raising on a worker is tried this many more times
 _LOCAL = "local"
 
@@ -86,18 +86,62 @@ def connect(spec: str) -> Iterator[Cluster]:
             )
             client: Any = dd.Client(cluster, timeout=CONNECT_TIMEOUT)
         else:
+            _probe(address)
             client = dd.Client(address, timeout=CONNECT_TIMEOUT)
-    except (OSError, TimeoutError, ValueError) as exc:
+    except Exception as exc:  # a bad address, a refusal, a silent peer, a peer not Dask
         if cluster is not None:
             cluster.close()
-        raise SchedulerError(f"--scheduler {spec}", f"cannot reach the scheduler ({exc})") from None
+        why = f"cannot reach the scheduler ({_why(exc)})"
+        raise SchedulerError(f"--scheduler {spec}", why) from None
     try:
-        workers = len(client.scheduler_info().get("workers", {}))
+        workers = _workers(client, spec)
         yield Cluster(_executor(client), workers, spec)
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _probe(address: str) -> None:
+    """Connect once and close, within CONNECT_TIMEOUT seconds in all. Dask's own connect
+    reads the peer's handshake without a deadline (``distributed.comm.core.connect``), so a
+    port that accepts and never answers would hold ``Client`` forever. Raises what the
+    connection raises (TimeoutError, OSError, ValueError for a bad address...)."""
+    import distributed
+
+    dd: Any = distributed  # untyped
+    dask_connect = dd.comm.connect
+    args = dd.Security().get_connection_args("client")
+
+    async def once() -> None:
+        comm = await asyncio.wait_for(
+            dask_connect(address, timeout=CONNECT_TIMEOUT, **args), CONNECT_TIMEOUT
+        )
+        await comm.close()
+
+    asyncio.run(once())
+
+
+def _why(exc: Exception) -> str:
+    """Why the scheduler cannot be reached, in words."""
+    if isinstance(exc, TimeoutError):
+        return f"no answer in {CONNECT_TIMEOUT:g} s"
+    if isinstance(exc, MemoryError):  # the peer's bytes, read as Dask frame lengths, are huge
+        return "the peer does not speak Dask's protocol"
+    return str(exc) or type(exc).__name__
+
+
+def _workers(client: Any, spec: str) -> int:
+    """How many workers the scheduler has, waiting up to CONNECT_TIMEOUT seconds for a first
+    one: with none, the tasks would wait forever. Raises SchedulerError."""
+    try:
+        client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
+    except TimeoutError:
+        raise SchedulerError(
+            f"--scheduler {spec}",
+            f"the scheduler has no workers (none joined in {CONNECT_TIMEOUT:g} s)",
+        ) from None
+    return len(client.scheduler_info().get("workers", {}))
 
 
 def _quiet() -> None:
