@@ -9,7 +9,10 @@ tasks finish. A worker that dies mid-task has its tasks run again elsewhere by t
 (the task is pure: running it twice gives the same scan). A path a worker cannot open is
 already that blob's problem (``bundle.run_task``); a task that fails for any other reason
 (it killed too many workers, the worker cannot import ocianalyze) becomes the blob's
-``unreadable_blob`` problem, naming the cause, and never ends the run.
+``unreadable_blob`` problem, naming the cause, and never ends the run. What would make the
+run wait forever ends it instead (``SchedulerError``, one line): a scheduler that does not
+answer within CONNECT_TIMEOUT, one with no worker joining within it, a cluster left without
+any worker for NO_WORKERS seconds mid-run (Dask keeps such tasks waiting for a worker).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import CancelledError
@@ -29,6 +33,9 @@ from .errors import Kind, OciError, Problem
 
 CONNECT_TIMEOUT = 10.0  # seconds: a scheduler that does not answer in this long is unreachable
 RETRIES = 2  # a task raising on a worker is tried this many more times
+NO_WORKERS = 30.0  # seconds: a cluster without any worker this long cannot finish the run
+_POLL = 0.02  # seconds between looks for finished tasks
+_POLL_WORKERS = 2.0  # seconds between asking the scheduler whether it still has workers
 _LOCAL = "local"
 
 
@@ -166,12 +173,44 @@ def _executor(client: Any) -> Executor:
                 client.submit(run_task, task, key=key, priority=task.size, retries=RETRIES)
             )
         try:
-            for future in as_completed(futures):
+            for future in _finished(client, as_completed(futures)):
                 yield index[future.key], _result(future, tasks[index[future.key]])
         finally:
             client.cancel(futures)
 
     return run
+
+
+def _finished(client: Any, done: Any) -> Iterator[Any]:
+    """The futures of ``done`` (an ``as_completed``) as they finish. Dask keeps a task without
+    a worker waiting forever: after NO_WORKERS seconds with no worker at all, the run ends
+    (SchedulerError) rather than hang."""
+    seen = time.monotonic()  # when the cluster last had a worker
+    ask = seen + _POLL_WORKERS  # when to ask the scheduler again
+    while True:
+        batch = done.next_batch(block=False)
+        yield from batch
+        now = time.monotonic()
+        if batch:
+            seen = now
+            continue
+        if done.is_empty():
+            return
+        if now >= ask:
+            ask = now + _POLL_WORKERS
+            if _has_workers(client):
+                seen = now
+            elif now - seen >= NO_WORKERS:
+                why = f"the cluster has had no workers for {NO_WORKERS:g} s: the run cannot finish"
+                raise SchedulerError("--scheduler", why)
+        time.sleep(_POLL)
+
+
+def _has_workers(client: Any) -> bool:
+    try:
+        return bool(client.scheduler_info().get("workers"))
+    except Exception:  # the scheduler does not answer: no worker can be counted on
+        return False
 
 
 def _result(future: Any, task: ScanTask) -> TaskResult:

@@ -5,9 +5,15 @@ workers, malformed addresses."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -101,3 +107,57 @@ def test_a_scheduler_without_workers(exports: list[str]) -> None:
 )
 def test_malformed_addresses(address: str, why: str, exports: list[str]) -> None:
     _refused(address, exports, why)
+
+
+def test_a_cluster_that_loses_every_worker_ends_the_run(tmp_path: Path) -> None:
+    """The only worker is killed while it holds scan tasks: the tasks would wait for a worker
+    forever; the run ends, one line, exit 2."""
+    from dask.distributed import Client, LocalCluster
+
+    from .test_bundle_dask import DASK, PRELOAD, START_TIMEOUT, Cluster, _victim_busy
+
+    if not DASK.exists():
+        pytest.skip("no `dask` command beside the interpreter")
+    paths = [
+        str(to_dir(oci([Image([layer_tar({"f": f"{i}".encode()})])]), tmp_path / f"e{i}"))
+        for i in range(12)
+    ]
+    delay = tmp_path / "delay"
+    delay.write_text("0.5")
+    env = {**os.environ, "OCIANALYZE_TEST_DELAY_FILE": str(delay)}
+    with (
+        LocalCluster(
+            n_workers=0, processes=False, protocol="tcp", host="127.0.0.1", dashboard_address=None
+        ) as local,
+        Client(local.scheduler_address, timeout=START_TIMEOUT) as client,
+    ):
+        address = local.scheduler_address
+        args = [address, "--nthreads", "1", "--no-nanny", "--name", "only", "--no-dashboard"]
+        worker = subprocess.Popen(
+            [DASK, "worker", *args, "--preload", PRELOAD],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        try:
+            client.wait_for_workers(1, timeout=START_TIMEOUT)
+            run = subprocess.Popen(
+                [sys.executable, "-m", "ocianalyze", "verify", "--scheduler", address, *paths],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            view = Cluster(address, {}, client, delay)
+            deadline = time.monotonic() + START_TIMEOUT
+            while not _victim_busy(view, "only"):
+                assert run.poll() is None and time.monotonic() < deadline, "no task started"
+                time.sleep(0.02)
+            worker.send_signal(signal.SIGKILL)
+            out, err = run.communicate(timeout=BOUND)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+            worker.wait(timeout=20)
+    assert (run.returncode, out) == (2, b"")
+    assert err.decode() == (
+        "ocianalyze: --scheduler: the cluster has had no workers for 30 s: the run cannot finish\n"
+    )
