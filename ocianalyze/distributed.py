@@ -22,6 +22,7 @@ import logging
 import os
 import time
 import uuid
+import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import CancelledError
 from contextlib import contextmanager
@@ -84,13 +85,15 @@ def connect(spec: str) -> Iterator[Cluster]:
     try:
         if address is None:
             workers = count or len(os.sched_getaffinity(0))
-            cluster = dd.LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-            )
+            with warnings.catch_warnings():  # "Port 8787 is already in use": another cluster's
+                warnings.simplefilter("ignore")  # HTTP port, the scheduler takes another one
+                cluster = dd.LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                )
             client: Any = dd.Client(cluster, timeout=CONNECT_TIMEOUT)
         else:
             _probe(address)

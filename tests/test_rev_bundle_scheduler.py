@@ -161,3 +161,21 @@ def test_a_cluster_that_loses_every_worker_ends_the_run(tmp_path: Path) -> None:
     assert err.decode() == (
         "ocianalyze: --scheduler: the cluster has had no workers for 30 s: the run cannot finish\n"
     )
+
+
+def test_a_local_cluster_beside_another_says_nothing_of_it(exports: list[str]) -> None:
+    """Dask's default HTTP port (8787) taken, as by any cluster already running here: the
+    local cluster takes another port, and stderr stays the run's own (empty when all is ok)."""
+    taken = socket.socket()
+    try:
+        taken.bind(("0.0.0.0", 8787))
+        taken.listen(1)
+    except OSError:  # already taken by someone else: the condition holds all the same
+        pass
+    try:
+        run = run_cli("verify", "--scheduler", "local:1", *exports, timeout=BOUND)
+    finally:
+        taken.close()
+    assert (run.code, run.err) == (0, "")
+    last = run.out.splitlines()[-1]
+    assert last.startswith("2 exports: 2 ok, 0 failed, 0 unreadable; 2 reads of ")
