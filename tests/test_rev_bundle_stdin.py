@@ -30,4 +30,4 @@ def test_stdin_twice_is_refused(tmp_path: Path) -> None:
     data = to_tar(oci([Image([TAR])]))
     run = run_cli("verify", "-", str(layout), "-", stdin=data)
     assert (run.code, run.out) == (2, "")
-    assert run.err == "ocianalyze: -: standard input is given more than once; it can be read once\n"
+    assert run.err == "ocianalyze: -: given more than once: standard input is read once\n"
