@@ -302,7 +302,9 @@ def _use(result: TaskResult, task: ScanTask, export: Export, job: Job) -> Outcom
     problem = result.problem
     if problem is not None:
         path = problem.path
-        if export.path != task.export and path.startswith(task.export):
+        if path == f"{task.export}: {task.locator.name}":  # the task's file, as the task saw it:
+            path = f"{export.path}: {job[1]}"  # this export's own name for it, as verify gives
+        elif export.path != task.export and path.startswith(task.export):
             path = export.path + path[len(task.export) :]
         problem = dataclasses.replace(problem, digest=str(job[0]), path=path)
     return job, result.scan, problem
