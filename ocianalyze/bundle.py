@@ -263,25 +263,34 @@ def schedule(planned: Sequence[Planned], scan_opts: ScanOptions) -> _Schedule:
     """Every read the plans ask for, shared by identity, largest first."""
     out = _Schedule()
     for i, p in enumerate(planned):
-        export = p.export
-        for job, how in p.jobs.items():
-            digest, name = job
-            algorithm = digest.algorithm if digest.hashable else "sha256"
-            try:
-                found = _locate(export, name)
-            except _Local:
-                out.local.append((i, job, how))
+        _add(out, i, p, scan_opts)
+    return _largest_first(out)
+
+
+def _add(out: _Schedule, i: int, p: Planned, scan_opts: ScanOptions) -> None:
+    """The reads of export ``i``'s plan ``p``, added to ``out`` (its storage must be open)."""
+    export = p.export
+    for job, how in p.jobs.items():
+        digest, name = job
+        algorithm = digest.algorithm if digest.hashable else "sha256"
+        try:
+            found = _locate(export, name)
+        except _Local:
+            out.local.append((i, job, how))
+            continue
+        except (OciError, OSError):  # the task meets the refusal again and names it
+            refused: tuple[object, ...] = ("refused", i, name)
+            locator, key, size = _refused(export, name), refused, 0
+        else:
+            if found is None:  # not in the export: missing_blob comes from the metadata
+                out.known[(i, job)] = (job, None, None)
                 continue
-            except (OciError, OSError):  # the task meets the refusal again and names it
-                refused: tuple[object, ...] = ("refused", i, name)
-                locator, key, size = _refused(export, name), refused, 0
-            else:
-                if found is None:  # not in the export: missing_blob comes from the metadata
-                    out.known[(i, job)] = (job, None, None)
-                    continue
-                locator, key, size = found
-            task = ScanTask(export.path, locator, algorithm, how, scan_opts, size)
-            out.add((*key, how, algorithm), task, (i, job))
+            locator, key, size = found
+        task = ScanTask(export.path, locator, algorithm, how, scan_opts, size)
+        out.add((*key, how, algorithm), task, (i, job))
+
+
+def _largest_first(out: _Schedule) -> _Schedule:
     order = sorted(range(len(out.tasks)), key=lambda t: -out.tasks[t].size)
     out.tasks = [out.tasks[t] for t in order]
     out.uses = [out.uses[t] for t in order]
@@ -293,7 +302,9 @@ def _use(result: TaskResult, task: ScanTask, export: Export, job: Job) -> Outcom
     problem = result.problem
     if problem is not None:
         path = problem.path
-        if export.path != task.export and path.startswith(task.export):
+        if path == f"{task.export}: {task.locator.name}":  # the task's file, as the task saw it:
+            path = f"{export.path}: {job[1]}"  # this export's own name for it, as verify gives
+        elif export.path != task.export and path.startswith(task.export):
             path = export.path + path[len(task.export) :]
         problem = dataclasses.replace(problem, digest=str(job[0]), path=path)
     return job, result.scan, problem
@@ -330,21 +341,29 @@ def verify_bundle(
     task finishes; ``total`` gets the bytes all tasks will read, once they are planned. An
     export that cannot be opened is an entry with its error, not an exception."""
     opened: list[tuple[int, Export]] = []
+    planned: list[Planned] = []
     errors: dict[int, str] = {}
+    plan = _Schedule()
     for i, path in enumerate(paths):
         try:
-            opened.append((i, open_for_verify(path, opts=run.opts.scan, progress=progress)))
+            export = open_for_verify(path, opts=run.opts.scan, progress=progress)
         except OciError as exc:
             errors[i] = f"{exc.where}: {exc.problem}"
+            continue
         except OSError as exc:
             errors[i] = f"{exc.filename or path}: {exc.strerror or exc}"
-    planned = [prepare(export, run.opts) for _, export in opened]
+            continue
+        try:  # planned and located now, so that one export directory at most is open at once
+            planned.append(prepare(export, run.opts))
+            _add(plan, len(opened), planned[-1], run.opts.scan)
+        finally:
+            if isinstance(export.storage, DirStorage):  # every locator is a path now
+                export.storage.close()
+        opened.append((i, export))
     layers = sum(1 for p in planned for how in p.jobs.values() if how is not Read.HASH)
     scan_opts = dataclasses.replace(run.opts.scan, split=run.opts.jobs > layers)
-    plan = schedule(planned, scan_opts)
-    for _, export in opened:  # every locator is a path now: release the directories
-        if isinstance(export.storage, DirStorage):
-            export.storage.close()
+    plan.tasks = [dataclasses.replace(t, opts=scan_opts) for t in plan.tasks]
+    plan = _largest_first(plan)
     if total is not None:
         total(sum(t.size for t in plan.tasks))
     outcomes: list[dict[Job, Outcome]] = [{} for _ in planned]

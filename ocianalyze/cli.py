@@ -632,6 +632,8 @@ class _Many:
 
         from . import bundle as bd
 
+        if self.paths.count("-") > 1:  # the second would read what the first left: nothing
+            _fail("-", "given more than once: standard input is read once", EXIT_UNREADABLE)
         _keep_freed_buffers()
         scan = ScanOptions(
             max_uncompressed=self.limit,

@@ -9,7 +9,10 @@ tasks finish. A worker that dies mid-task has its tasks run again elsewhere by t
 (the task is pure: running it twice gives the same scan). A path a worker cannot open is
 already that blob's problem (``bundle.run_task``); a task that fails for any other reason
 (it killed too many workers, the worker cannot import ocianalyze) becomes the blob's
-``unreadable_blob`` problem, naming the cause, and never ends the run.
+``unreadable_blob`` problem, naming the cause, and never ends the run. What would make the
+run wait forever ends it instead (``SchedulerError``, one line): a scheduler that does not
+answer within CONNECT_TIMEOUT, one with no worker joining within it, a cluster left without
+any worker for NO_WORKERS seconds mid-run (Dask keeps such tasks waiting for a worker).
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 import uuid
+import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import CancelledError
 from contextlib import contextmanager
@@ -27,8 +32,11 @@ from typing import Any
 from .bundle import Executor, ScanTask, TaskResult, run_task
 from .errors import Kind, OciError, Problem
 
-CONNECT_TIMEOUT = "10s"  # a scheduler that does not answer in this long is unreachable
+CONNECT_TIMEOUT = 10.0  # seconds: a scheduler that does not answer in this long is unreachable
 RETRIES = 2  # a task raising on a worker is tried this many more times
+NO_WORKERS = 30.0  # seconds: a cluster without any worker this long cannot finish the run
+_POLL = 0.02  # seconds between looks for finished tasks
+_POLL_WORKERS = 2.0  # seconds between asking the scheduler whether it still has workers
 _LOCAL = "local"
 
 
@@ -77,27 +85,73 @@ def connect(spec: str) -> Iterator[Cluster]:
     try:
         if address is None:
             workers = count or len(os.sched_getaffinity(0))
-            cluster = dd.LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-            )
+            with warnings.catch_warnings():  # "Port 8787 is already in use": another cluster's
+                warnings.simplefilter("ignore")  # HTTP port, the scheduler takes another one
+                cluster = dd.LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                )
             client: Any = dd.Client(cluster, timeout=CONNECT_TIMEOUT)
         else:
+            _probe(address)
             client = dd.Client(address, timeout=CONNECT_TIMEOUT)
-    except (OSError, TimeoutError, ValueError) as exc:
+    except Exception as exc:  # a bad address, a refusal, a silent peer, a peer not Dask
         if cluster is not None:
             cluster.close()
-        raise SchedulerError(f"--scheduler {spec}", f"cannot reach the scheduler ({exc})") from None
+        why = f"cannot reach the scheduler ({_why(exc)})"
+        raise SchedulerError(f"--scheduler {spec}", why) from None
     try:
-        workers = len(client.scheduler_info().get("workers", {}))
+        workers = _workers(client, spec)
         yield Cluster(_executor(client), workers, spec)
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _probe(address: str) -> None:
+    """Connect once and close, within CONNECT_TIMEOUT seconds in all. Dask's own connect
+    reads the peer's handshake without a deadline (``distributed.comm.core.connect``), so a
+    port that accepts and never answers would hold ``Client`` forever. Raises what the
+    connection raises (TimeoutError, OSError, ValueError for a bad address...)."""
+    import distributed
+
+    dd: Any = distributed  # untyped
+    dask_connect = dd.comm.connect
+    args = dd.Security().get_connection_args("client")
+
+    async def once() -> None:
+        comm = await asyncio.wait_for(
+            dask_connect(address, timeout=CONNECT_TIMEOUT, **args), CONNECT_TIMEOUT
+        )
+        await comm.close()
+
+    asyncio.run(once())
+
+
+def _why(exc: Exception) -> str:
+    """Why the scheduler cannot be reached, in words."""
+    if isinstance(exc, TimeoutError):
+        return f"no answer in {CONNECT_TIMEOUT:g} s"
+    if isinstance(exc, MemoryError):  # the peer's bytes, read as Dask frame lengths, are huge
+        return "the peer does not speak Dask's protocol"
+    return str(exc) or type(exc).__name__
+
+
+def _workers(client: Any, spec: str) -> int:
+    """How many workers the scheduler has, waiting up to CONNECT_TIMEOUT seconds for a first
+    one: with none, the tasks would wait forever. Raises SchedulerError."""
+    try:
+        client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
+    except TimeoutError:
+        raise SchedulerError(
+            f"--scheduler {spec}",
+            f"the scheduler has no workers (none joined in {CONNECT_TIMEOUT:g} s)",
+        ) from None
+    return len(client.scheduler_info().get("workers", {}))
 
 
 def _quiet() -> None:
@@ -122,12 +176,44 @@ def _executor(client: Any) -> Executor:
                 client.submit(run_task, task, key=key, priority=task.size, retries=RETRIES)
             )
         try:
-            for future in as_completed(futures):
+            for future in _finished(client, as_completed(futures)):
                 yield index[future.key], _result(future, tasks[index[future.key]])
         finally:
             client.cancel(futures)
 
     return run
+
+
+def _finished(client: Any, done: Any) -> Iterator[Any]:
+    """The futures of ``done`` (an ``as_completed``) as they finish. Dask keeps a task without
+    a worker waiting forever: after NO_WORKERS seconds with no worker at all, the run ends
+    (SchedulerError) rather than hang."""
+    seen = time.monotonic()  # when the cluster last had a worker
+    ask = seen + _POLL_WORKERS  # when to ask the scheduler again
+    while True:
+        batch = done.next_batch(block=False)
+        yield from batch
+        now = time.monotonic()
+        if batch:
+            seen = now
+            continue
+        if done.is_empty():
+            return
+        if now >= ask:
+            ask = now + _POLL_WORKERS
+            if _has_workers(client):
+                seen = now
+            elif now - seen >= NO_WORKERS:
+                why = f"the cluster has had no workers for {NO_WORKERS:g} s: the run cannot finish"
+                raise SchedulerError("--scheduler", why)
+        time.sleep(_POLL)
+
+
+def _has_workers(client: Any) -> bool:
+    try:
+        return bool(client.scheduler_info().get("workers"))
+    except Exception:  # the scheduler does not answer: no worker can be counted on
+        return False
 
 
 def _result(future: Any, task: ScanTask) -> TaskResult:
