@@ -286,16 +286,23 @@ def _delta_line(d: Delta) -> str:
     )
 
 
-def summary_line(d: ExportDiff) -> str:
+def summary_line(d: ExportDiff, wrap: bool = True) -> str:
+    """``summary: differences; images: ...; files: +A -R ~C; send N``: one line, or with
+    ``wrap`` two (``files`` on an indented second) when large counts pass ``_WIDTH`` columns."""
     changed = sum(1 for i in d.images if i.differs)
     files = [i.files for i in d.images if i.files is not None]
     total = {c: sum(f.count(c) for f in files) for c in Change}
-    return (
+    head = (
         f"summary: {'differences' if d.differs else 'no differences'}; images: {changed} "
         f"changed, {len(d.images) - changed} same, {len(d.added)} added, {len(d.removed)} "
-        f"removed; files: +{total[Change.added]} -{total[Change.removed]} "
+        "removed;"
+    )
+    tail = (
+        f"files: +{total[Change.added]} -{total[Change.removed]} "
         f"~{total[Change.changed]}; send {human(d.delta.missing_bytes)}"
     )
+    line = f"{head} {tail}"
+    return line if not wrap or len(line) <= _WIDTH else f"{head}\n  {tail}"
 
 
 def diff_text(d: ExportDiff) -> str:
@@ -377,7 +384,7 @@ def diff_markdown(d: ExportDiff) -> str:
             out += [f"## {mark} images", ""]
             out += [f"- {_md(r.name)} {_md(r.platform or '')} `{_short(r.digest)}`" for r in refs]
             out.append("")
-    out += [f"**{_md(_delta_line(d.delta))}**", "", _md(summary_line(d)), ""]
+    out += [f"**{_md(_delta_line(d.delta))}**", "", _md(summary_line(d, wrap=False)), ""]
     return "\n".join(out)
 
 
