@@ -23,6 +23,7 @@ from ocianalyze import Options, open_export, verify
 from ocianalyze.analysis import Report, summarize
 from ocianalyze.report import REPORT, ReportFormat
 from ocianalyze.trust import Evidence, Outcome, SignatureFormat
+from ocianalyze.trust.result import TrustResult
 from ocianalyze.walker import ScanOptions
 
 from .builders import build_layout, tar_bytes
@@ -237,13 +238,6 @@ def test_a_script_in_a_ref_or_file_name_is_inert(tmp_path: Path) -> None:
 # --- signatures -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class SignedReport(Report):
-    """A report as the trust checks will extend it: with the evidence found."""
-
-    signatures: tuple[Evidence, ...] = ()
-
-
 def test_signatures_are_shown_when_the_report_carries_them() -> None:
     base = report_of(MULTI)
     evidence = (
@@ -259,14 +253,15 @@ def test_signatures_are_shown_when_the_report_carries_them() -> None:
             signer="ABCD",
         ),
     )
-    fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(Report)}
-    html = REPORT[ReportFormat.HTML](SignedReport(**fields, signatures=evidence))
+    trust = TrustResult(evidence, tuple(() for _ in base.images), (), (), ("pinned: ok",))
+    html = REPORT[ReportFormat.HTML](dataclasses.replace(base, trust=trust))
     page = Page(html)
     rows = page.rows["signature-row"]
     assert len(rows) == 2
     assert "verified" in rows[0][1] and "cosign" in rows[0][1] and "abababab" in rows[0][1]
     assert "invalid" in rows[1][1] and "ABCD" in rows[1][1]
     assert "img" not in page.tags and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "pinned: ok" in html
     assert 'id="signatures"' not in REPORT[ReportFormat.HTML](base)
 
 

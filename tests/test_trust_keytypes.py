@@ -72,3 +72,19 @@ def test_each_key_type_verifies(kind: str, flip: bool, tmp_path: Path) -> None:
     else:
         assert run.code == 0, run.out
         assert (sig["outcome"], sig["signer"]) == ("verified", fingerprint)
+
+
+def test_the_html_page_shows_checked_signatures(tmp_path: Path) -> None:
+    key = new_key()
+    written, digests = image_export(1)
+    add_signature(written, digests[0], key=key)
+    pem, fingerprint = _public(key)
+    (tmp_path / "key.pub").write_bytes(pem)
+    export = str(to_dir(written, tmp_path / "export"))
+    key_file = str(tmp_path / "key.pub")
+    run = run_cli("report", "--format", "html", "--key", key_file, "--require-signature", export)
+    assert run.code == 0, run.err
+    assert 'id="signatures"' in run.out and run.out.count('class="signature-row"') == 1
+    assert fingerprint in run.out and "verified" in run.out
+    plain = run_cli("report", "--format", "html", export)
+    assert plain.code == 0 and 'id="signatures"' not in plain.out

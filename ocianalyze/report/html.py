@@ -233,7 +233,7 @@ def _environment() -> jinja2.Environment:
 
 def render(r: Report) -> str:
     """The page: the export's footprint chart and layer sharing, the problems, the signatures
-    when the report carries them (``r.signatures``, a list of ``trust.Evidence``), then per
+    when they were checked (``r.trust``: every ``trust.Evidence`` and the pin notes), then per
     image its summary, layers (stored, uncompressed, on disk, verified), waste and largest
     files (at most ``r.top`` of each)."""
     from .. import __version__
@@ -245,7 +245,8 @@ def render(r: Report) -> str:
         "fp": fp,
         "chart": footprint_chart(fp) if fp.platforms else None,
         "sharing": sharing(r.images),
-        "signatures": tuple(getattr(r, "signatures", None) or ()),
+        "signatures": r.trust.evidence if r.trust is not None else (),
+        "trust_notes": r.trust.notes if r.trust is not None else (),
         "severities": _severity_counts(r),
         "version": __version__,
     }
