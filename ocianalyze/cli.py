@@ -190,6 +190,8 @@ TRUST = tuple(
     )
 )  # fmt: skip
 
+# The rules file read from the working directory (gates.DEFAULT_FILE; a test checks they agree).
+RULES_FILE = ".ocianalyze.toml"
 PATH_HELP = "Export: directory, tar file (plain, .gz, .zst), or - for stdin."
 PATHS_HELP = "Exports: directories, tar files (plain, .gz, .zst), or - for stdin."
 
@@ -210,6 +212,25 @@ class _Command:
         return (self.run.__doc__ or "").strip()
 
 
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's help layout, sized to the terminal without importing shutil: argparse makes
+    a formatter for every option it adds, and shutil costs 2 ms of every run's start."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=_columns() - 2)
+
+
+def _columns() -> int:
+    """The terminal's width as shutil.get_terminal_size finds it: $COLUMNS, stdout's, 80."""
+    env = os.environ.get("COLUMNS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        return os.get_terminal_size(1).columns
+    except (OSError, ValueError):
+        return 80
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, with every complaint turned into one usage line (never its own exit)."""
 
@@ -226,7 +247,7 @@ def _parser(name: str, command: _Command) -> _Parser:
         description=command.doc,
         add_help=False,
         allow_abbrev=False,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
     )
     for arg, text, many in command.args:
         parser.add_argument(arg, nargs="*" if many else "?", help=text, metavar=arg.upper())
@@ -532,7 +553,11 @@ def _trust(
     sign_identity: str | None,
     require: bool,
     expect: list[str] | None,
-) -> Trust:
+) -> Trust | None:
+    """The trust options; None when none was given (the trust package is not imported)."""
+    if not any((key, identity, identity_re, issuer, issuer_re, root, bundles, require_tlog,
+                sign_identity, require, expect)):  # fmt: skip
+        return None
     from .trust import Trust
 
     return Trust(
@@ -541,13 +566,13 @@ def _trust(
     )  # fmt: skip
 
 
-def _summary(trust: Trust, verifying: Callable[[], Verification], **kw: Any) -> Report:
+def _summary(trust: Trust | None, verifying: Callable[[], Verification], **kw: Any) -> Report:
     """Verify (``verifying()``), then check the signatures when a trust option was given: its
     files are read first, so a bad ``--key`` fails before a long read (the cryptography
     libraries are imported only then)."""
     from .analysis import summarize
 
-    if not trust.given:
+    if trust is None or not trust.given:
         return summarize(verifying(), **kw)
     from .trust.check import check, load
 
@@ -567,9 +592,8 @@ def inspect(path: str, fmt: Format) -> None:
         from .analysis import describe
         from .report import INSPECT
         from .sources import open_export
-        from .verify import inspect as inspect_export
 
-        export = inspect_export(open_export(path))
+        export = _inspected(open_export(path))
         summary = describe(export.path, export.format, export.model)
         _emit(INSPECT[fmt](summary))
         for p in summary.problems:
@@ -578,19 +602,41 @@ def inspect(path: str, fmt: Format) -> None:
             raise Exit(EXIT_FAILED)
 
 
+def _inspected(export: Export) -> Export:
+    """``verify.inspect(export)``: the export with every rule that needs no blob read applied,
+    done here with ``checks`` alone so that inspect does not import the scanning machinery
+    (walker, tar walk, threads: a fifth of its start-up). A test checks that both agree."""
+    from dataclasses import replace
+
+    from . import checks
+
+    found = [*export.model.problems, *checks.metadata_problems(export, export.model.images, True)]
+    return replace(export, model=replace(export.model, problems=tuple(checks.dedupe(found))))
+
+
 def _conclude(summary: Report, rules: Rules | None = None) -> None:
     """Exit 1 when the verdict fails or a gate does (one line on stderr per failed rule)."""
-    from .gates import check
+    failed = []
+    if rules is not None:
+        from .gates import check
 
-    failed = check(rules, summary) if rules is not None else []
+        failed = check(rules, summary)
     for line in failed:
         _say("gate", line)
     if failed or not summary.ok:
         raise Exit(EXIT_FAILED)
 
 
-def _rules(rules_file: str | None, **flags: object) -> Rules:
-    """The gates from the flags over the rules file; a bad rule is a usage error (exit 2)."""
+def _rules(rules_file: str | None, **flags: object) -> Rules | None:
+    """The gates from the flags over the rules file; a bad rule is a usage error (exit 2).
+    None: no rule at all (no flag, no --rules, no rules file here), and no gates imported."""
+    if rules_file is None and all(v in (None, [], ()) for v in flags.values()):
+        try:
+            here = os.path.lexists(Path.cwd() / RULES_FILE)
+        except OSError:  # the working directory was removed: it holds no rules file
+            here = False
+        if not here:
+            return None
     from .gates import RulesError, rules
 
     try:
@@ -606,7 +652,7 @@ def _rules(rules_file: str | None, **flags: object) -> Rules:
 
 def _checked(
     fmt: Any, paths: list[str], scheduler: str | None, rules_file: str | None, **kw: Any
-) -> tuple[Rules, Trust]:
+) -> tuple[Rules | None, Trust | None]:
     """The checks verify and report make before reading: gates, formats, signature options."""
     gates = _rules(rules_file, **{k: kw.pop(k) for k in [o.dest for o in GATES[:5]]})
     _one_export_only(fmt.value, len(paths))
@@ -629,13 +675,14 @@ def verify_cmd(
 ) -> None:
     """Check every blob once: digests, sizes, compression, diff_ids, tar structure."""
     gates, trust = _checked(fmt, paths, scheduler, rules_file, **kw)
+    merge = gates is not None and gates.needs_merge()
     with _guard(paths[0]):
         from .report import VERIFY
 
         if len(paths) > 1 or scheduler is not None:
             many = _Many(paths, scheduler, jobs, quiet, limit, strict, gates)
-            many.run(VERIFY[fmt], fmt is VerifyFormat.JSON, fast=fast, entries=gates.needs_merge())
-        run = partial(_verify, paths[0], jobs, fast, quiet, limit, entries=gates.needs_merge())
+            many.run(VERIFY[fmt], fmt is VerifyFormat.JSON, fast=fast, entries=merge)
+        run = partial(_verify, paths[0], jobs, fast, quiet, limit, entries=merge)
         summary = _summary(trust, run, strict=strict)
         _emit(VERIFY[fmt](summary))
         _conclude(summary, gates)
@@ -671,9 +718,9 @@ def report(
         _conclude(summary, gates)
 
 
-def _trust_one_export(trust: Trust, paths: int, scheduler: str | None) -> None:
+def _trust_one_export(trust: Trust | None, paths: int, scheduler: str | None) -> None:
     """Signatures and pins are checked for one export at a time (run once per export)."""
-    if trust.given and (paths > 1 or scheduler is not None):
+    if trust is not None and trust.given and (paths > 1 or scheduler is not None):
         raise _bad("signature and --expect options take one export, without --scheduler")
 
 

@@ -130,3 +130,45 @@ def test_no_command_loads_a_third_party_parser(args: list[str]) -> None:
     loaded = _loaded(*args)
     assert "ocianalyze.cli" in loaded and "argparse" in loaded
     assert not {m.split(".")[0] for m in loaded} & {"typer", "click", "rich"}
+
+
+# --- each command imports what it uses ---------------------------------------------------------
+
+SCANNING = {"ocianalyze.walker", "ocianalyze.tarwalk", "ocianalyze.merge", "ocianalyze.verify",
+            "ocianalyze.entries", "ocianalyze.safety", "queue"}  # fmt: skip
+OPTIONAL = {"ocianalyze.gates", "ocianalyze.trust", "ocianalyze.merge", "tomllib"}
+
+
+def test_inspect_loads_no_scanning_machinery() -> None:
+    """inspect reads metadata only: no walker, tar walk, merge, verifier or work queue."""
+    loaded = _loaded("inspect", str(SAMPLE))
+    assert {"ocianalyze.analysis", "ocianalyze.checks", "ocianalyze.sources"} <= loaded
+    assert not loaded & (SCANNING | OPTIONAL)
+
+
+def test_plain_verify_loads_neither_gates_nor_trust_nor_merge() -> None:
+    loaded = _loaded("verify", "-q", str(SAMPLE))
+    assert "ocianalyze.walker" in loaded
+    assert not loaded & OPTIONAL
+
+
+def test_a_rule_or_a_trust_option_still_loads_its_module(tmp_path: Path) -> None:
+    assert "ocianalyze.gates" in _loaded("verify", "-q", "--min-efficiency", "0", str(SAMPLE))
+    assert "ocianalyze.trust" in _loaded("verify", "-q", "--require-signature", str(SAMPLE))
+
+
+def test_the_rules_file_name_is_the_gates_one() -> None:
+    from ocianalyze import cli, gates
+
+    assert cli.RULES_FILE == gates.DEFAULT_FILE
+
+
+@pytest.mark.parametrize("name", ["oci-layout", "partial", "windows-foreign", "docker-legacy.tar"])
+def test_inspect_s_checks_are_verify_inspect_s(name: str) -> None:
+    from ocianalyze import cli
+    from ocianalyze.sources import open_export
+    from ocianalyze.verify import inspect
+
+    path = str(ROOT / "sample_images" / name)
+    ours = cli._inspected(open_export(path)).model.problems
+    assert ours == inspect(open_export(path)).model.problems
