@@ -1,6 +1,6 @@
 """The console entry point: made safe before anything heavy is imported.
 
-It lives outside the ``ocianalyze`` package on purpose: importing the package (typer, the
+It lives outside the ``ocianalyze`` package on purpose: importing the command line (the
 readers, the walker) takes tens of milliseconds, and a Ctrl-C or a SIGTERM in that window must
 already end the run with one line and 128 + the signal's number, never a traceback. So this
 module imports only ``os`` (loaded by the interpreter already) and the built-in ``_signal``,
@@ -47,10 +47,10 @@ def _fill_closed_descriptors() -> None:
 
 
 def _version() -> int:
-    """``ocianalyze --version``, answered here: the command line (typer and the readers) costs
-    ten times the interpreter's own start-up, and this line needs none of it. The outcomes
-    match the command line's: a reader that left is no error (0); a closed or full stdout is
-    one line and exit 2."""
+    """``ocianalyze --version``, answered here: the command line (the readers and the model)
+    costs several times the interpreter's own start-up, and this line needs none of it. The
+    outcomes match the command line's: a reader that left is no error (0); a closed or full
+    stdout is one line and exit 2."""
     from ocianalyze import __version__  # the package imports nothing eagerly
 
     data = f"ocianalyze {__version__}\n".encode()

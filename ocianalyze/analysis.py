@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING
 from . import mediatypes as mt
 from .digest import Digest, chain_ids
 from .errors import Problem, Severity
-from .merge import MergeResult, merge
 from .model import Descriptor, ExportModel, Image, ManifestKind
-from .walker import BlobScan
 
 if TYPE_CHECKING:  # only attributes are read: the layering keeps report/ off the verifier
+    from .merge import MergeResult
     from .trust.result import TrustResult
     from .verify import Verification
+    from .walker import BlobScan
 
 DEFAULT_TOP = 10
 # `docker save` (Docker 25+ too) stores each layer as the uncompressed tar it unpacked and names
@@ -126,6 +126,8 @@ def merge_image(
     if any(t is None for t in tables):
         return None
     digests = [str(d.digest) for d in image.layers]
+    from .merge import merge  # only with every layer's entries: inspect merges nothing
+
     return merge(tables, top, digests=digests)  # type: ignore[arg-type]
 
 

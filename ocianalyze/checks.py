@@ -11,13 +11,16 @@ descriptor carries (``digest_is_diff_id``, ``compression_declared``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from . import mediatypes as mt
 from .digest import Digest
 from .errors import Kind, OciError, Problem, Unreadable, UnsafePath
 from .model import Descriptor, Image, ManifestKind
 from .sources.base import Export
-from .walker import BlobScan
+
+if TYPE_CHECKING:  # only attributes are read
+    from .walker import BlobScan
 
 
 def blob_problems(desc: Descriptor, digest: Digest | None, size: int, where: str) -> list[Problem]:

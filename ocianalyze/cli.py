@@ -7,8 +7,14 @@ or the command line is wrong; 3 an internal error (a bug: please report it); 130
 
 Every string from the export is escaped (``report.escape.printable``) before it reaches stdout or
 stderr. A reader that leaves early (``| head``) does not change the exit code: the verdict stands.
+
+The options are parsed with ``argparse`` and each command imports only the modules it uses:
+start-up is most of the cost of a small run (``inspect``, ``verify`` of a small export).
 """
 
+from __future__ import annotations
+
+import argparse
 import errno
 import os
 import sys
@@ -16,77 +22,322 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
-
-import typer
-
-try:  # typer 0.26+ carries its own copy of click
-    from typer._click.exceptions import ClickException as _ClickException
-except ImportError:  # pragma: no cover - older typer, on click itself
-    from click.exceptions import ClickException as _ClickException  # type: ignore[assignment]
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import __version__
-from .analysis import Report, describe, summarize
 from .errors import OciError, Unreadable
-from .report import INSPECT, REPORT, VERIFY, Format, ReportFormat, VerifyFormat
+from .report import Format, ReportFormat, VerifyFormat
 from .report.escape import printable
-from .sources import Export, open_export
-from .trust import Trust
-from .verify import Options, Verification, verify
-from .verify import inspect as inspect_export
-from .verify import open_export as open_for_verify
-from .walker import DEFAULT_MAX_UNCOMPRESSED, ScanOptions
 
 if TYPE_CHECKING:
+    from .analysis import Report
     from .gates import Rules
+    from .sources import Export
+    from .trust import Trust
+    from .verify import Verification
 
 EXIT_OK, EXIT_FAILED, EXIT_UNREADABLE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
-__all__ = ["Format", "ReportFormat", "VerifyFormat", "app", "main"]
+__all__ = ["Exit", "Format", "ReportFormat", "VerifyFormat", "main"]
 
-app = typer.Typer(
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    no_args_is_help=True,
-    help="Verify and measure container image exports offline.",
-)
+ABOUT = "Verify and measure container image exports offline."
 
 
-def _usable_path(path: str) -> str:
+class Exit(Exception):
+    """End the command with ``exit_code`` (what it had to say is said already)."""
+
+    def __init__(self, exit_code: int = EXIT_OK) -> None:
+        super().__init__(exit_code)
+        self.exit_code = exit_code
+
+
+class _Usage(Exception):
+    """A wrong command line: one line ``ocianalyze: usage: MESSAGE (see ocianalyze CMD --help)``
+    and exit 2. ``command``: the command whose help the line points to (None: the root's)."""
+
+    def __init__(self, message: str, command: str | None = None) -> None:
+        super().__init__(message)
+        self.message, self.command = message, command
+
+
+def _prog() -> str:
+    """The command as the user ran it, for the hints: ``python -m ocianalyze`` when run as a
+    module, else ``ocianalyze``."""
+    package = getattr(sys.modules.get("__main__"), "__package__", None)
+    return f"python -m {package}" if package else "ocianalyze"
+
+
+def _bad(message: str, hint: str | None = None) -> _Usage:
+    """A value the command refuses, worded as the command line always said it."""
+    return _Usage(f"Invalid value for {hint}: {message}" if hint else f"Invalid value: {message}")
+
+
+def _usable_path(path: str, name: str = "path") -> str:
     """An empty or blank PATH is a usage error (it would name the current directory); ``-``
     with standard input closed cannot be read (exit 2, like any other unreadable input)."""
     if not path.strip():
-        raise typer.BadParameter("an empty path names no export")
+        raise _bad("an empty path names no export", f"'{name}'")
     if path == "-" and sys.stdin is None:
         raise Unreadable("-", f"standard input is closed ({os.strerror(errno.EBADF)})", errno.EBADF)
     return path
 
 
-def _usable_paths(paths: list[str]) -> list[str]:
-    return [_usable_path(p) for p in paths]
+# --- the options: one table, from which each command's parser and help are built ------------
 
 
-PathArg = Annotated[
-    str,
-    typer.Argument(
-        help="Export: directory, tar file (plain, .gz, .zst), or - for stdin.",
-        callback=_usable_path,
-    ),
-]
-JobsOpt = Annotated[
-    int, typer.Option("--jobs", "-j", min=0, help="Blobs read in parallel (0: one per core).")
-]
-FastOpt = Annotated[
-    bool, typer.Option("--fast", help="Check stored digests and sizes only; skip decompression.")
-]
-StrictOpt = Annotated[bool, typer.Option("--strict", help="Treat warnings as failures.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
-LimitOpt = Annotated[
-    int,
-    typer.Option(
-        "--max-uncompressed", min=1, metavar="BYTES", help="Stop inflating a layer past this size."
-    ),
-]
+class _Opt:
+    """One option: ``flags`` as typed (the first long one names it in messages), ``dest`` the
+    command function's parameter, ``kind`` how its text is read: ``flag``, ``str``, ``list``
+    (repeatable), ``int`` (at least ``low``), ``float`` or an Enum class (one of its values)."""
+
+    __slots__ = ("default", "dest", "flags", "group", "help", "kind", "low", "metavar")
+
+    def __init__(
+        self,
+        dest: str,
+        flags: tuple[str, ...],
+        kind: Any,
+        help: str,
+        default: Any = None,
+        metavar: str | None = None,
+        low: int | None = None,
+        group: str | None = None,
+    ) -> None:
+        self.dest, self.flags, self.kind, self.help = dest, flags, kind, help
+        self.default, self.metavar, self.low, self.group = default, metavar, low, group
+
+    @property
+    def hint(self) -> str:
+        """How a bad value names the option: ``'--jobs' / '-j'``."""
+        return " / ".join(f"'{f}'" for f in self.flags)
+
+    def convert(self, raw: Any) -> Any:
+        """The value the command gets; raises _Usage for text that is not of the kind."""
+        if raw is None or self.kind in ("flag", "str", "list"):
+            return self.default if raw is None else raw
+        if self.kind in ("int", "float"):
+            try:
+                value = int(raw) if self.kind == "int" else float(raw)
+            except ValueError:
+                kind = "int range" if self.low is not None else self.kind
+                raise _bad(f"'{raw}' is not a valid {kind}.", self.hint) from None
+            if self.low is not None and value < self.low:
+                raise _bad(f"{value} is not in the range x>={self.low}.", self.hint)
+            return value
+        choices = [m.value for m in self.kind]
+        if raw not in choices:
+            listed = ", ".join(f"'{c}'" for c in choices)
+            raise _bad(f"'{raw}' is not one of {listed}.", self.hint)
+        return self.kind(raw)
+
+
+_T = "Signatures and pins"
+
+
+def _max_uncompressed() -> int:
+    """--max-uncompressed's default, the walker's: read only by the commands that scan."""
+    from .walker import DEFAULT_MAX_UNCOMPRESSED
+
+    return DEFAULT_MAX_UNCOMPRESSED
+
+
+def _fmt(kind: Any) -> _Opt:
+    return _Opt("fmt", ("--format", "-f"), kind, "Output format.", kind.TEXT)
+
+
+JOBS = _Opt("jobs", ("--jobs", "-j"), "int", "Blobs read in parallel (0: one per core).", 0, "N", 0)
+FAST = _Opt("fast", ("--fast",), "flag", "Check stored digests and sizes only; skip decompression.")
+STRICT = _Opt("strict", ("--strict",), "flag", "Treat warnings as failures.")
+QUIET = _Opt("quiet", ("--quiet", "-q"), "flag", "No progress bar.")
+LIMIT = _Opt("limit", ("--max-uncompressed",), "int", "Stop inflating a layer past this size.",
+             None, "BYTES", 1)  # fmt: skip
+TOP = _Opt("top", ("--top",), "int", "Largest files and wasters shown.", 10, "N", 0)
+# CI gates (ocianalyze.gates): flags of verify and report, or keys of a TOML rules file.
+GATES = (
+    _Opt("fail_on", ("--fail-on",), "list", "Fail when these kinds are found.", None,
+         "KIND[,KIND...]"),
+    _Opt("min_efficiency", ("--min-efficiency",), "float", "Lowest image efficiency.", None,
+         "0..1"),
+    _Opt("max_wasted_bytes", ("--max-wasted-bytes",), "str", "Most wasted bytes.", None, "SIZE"),
+    _Opt("max_wasted_percent", ("--max-wasted-percent",), "float",
+         "Most wasted % of uncompressed.", None, "PCT"),
+    _Opt("max_size", ("--max-size",), "list", "Largest image.", None,
+         "PLATFORM[:stored|uncompressed|disk]=SIZE"),
+    _Opt("rules_file", ("--rules",), "str", "TOML rules [.ocianalyze.toml].", None, "FILE"),
+    _Opt("scheduler", ("--scheduler",), "str",
+         "Scan blobs on a Dask cluster (its workers see the same paths), or on N local worker "
+         "processes. Needs the dask extra.", None, "ADDRESS|local[:N]"),
+)  # fmt: skip
+# Signatures, attestations and pinned digests: checked only when one of these is given.
+TRUST = tuple(
+    _Opt(dest, flags, kind, text, None, metavar, group=_T)
+    for dest, flags, kind, metavar, text in (
+        ("key", ("--key",), "list", "FILE",
+         "Trusted public key: PEM (ECDSA, RSA, Ed25519) or OpenPGP. Repeatable."),
+        ("identity", ("--certificate-identity",), "str", "TEXT", "Keyless signer identity."),
+        ("identity_re", ("--certificate-identity-regexp",), "str", "REGEXP", "... as a regexp."),
+        ("issuer", ("--certificate-oidc-issuer",), "str", "TEXT", "Keyless OIDC issuer."),
+        ("issuer_re", ("--certificate-oidc-issuer-regexp",), "str", "REGEXP", "... as a regexp."),
+        ("root", ("--trusted-root",), "str", "FILE", "Sigstore trusted_root.json."),
+        ("bundles", ("--bundle",), "list", "FILE", "Sigstore bundle file. Repeatable."),
+        ("require_tlog", ("--require-tlog",), "flag", None, "Trust only tlog-backed signatures."),
+        ("sign_identity", ("--sign-identity",), "str", "REF",
+         "The docker-reference a signature must name."),
+        ("require", ("--require-signature",), "flag", None,
+         "Fail any runnable image without a verified signature."),
+        ("expect", ("--expect",), "list", "SPEC",
+         "Pinned digest, file of REF@DIGEST lines, or repo-info page. Repeatable."),
+    )
+)  # fmt: skip
+
+# The rules file read from the working directory (gates.DEFAULT_FILE; a test checks they agree).
+RULES_FILE = ".ocianalyze.toml"
+PATH_HELP = "Export: directory, tar file (plain, .gz, .zst), or - for stdin."
+PATHS_HELP = "Exports: directories, tar files (plain, .gz, .zst), or - for stdin."
+
+
+class _Command:
+    """A command: its function, positional arguments ``(name, help, many)`` (``many``: one or
+    more) and options; the function is called with every dest as a keyword argument."""
+
+    __slots__ = ("args", "options", "run")
+
+    def __init__(
+        self, run: Callable[..., None], args: tuple[tuple[str, str, bool], ...], *options: _Opt
+    ) -> None:
+        self.run, self.args, self.options = run, args, options
+
+    @property
+    def doc(self) -> str:
+        return (self.run.__doc__ or "").strip()
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's help layout, sized to the terminal without importing shutil: argparse makes
+    a formatter for every option it adds, and shutil costs 2 ms of every run's start."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=_columns() - 2)
+
+
+def _columns() -> int:
+    """The terminal's width as shutil.get_terminal_size finds it: $COLUMNS, stdout's, 80."""
+    env = os.environ.get("COLUMNS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        return os.get_terminal_size(1).columns
+    except (OSError, ValueError):
+        return 80
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with every complaint turned into one usage line (never its own exit)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _Usage(message)
+
+
+def _parser(name: str, command: _Command) -> _Parser:
+    """The command's parser; options are read as text here and converted by _Opt.convert."""
+    args = " ".join(a.upper() + ("..." if many else "") for a, _, many in command.args)
+    parser = _Parser(
+        prog=f"{_prog()} {name}",
+        usage=f"{_prog()} {name} [OPTIONS] {args}",
+        description=command.doc,
+        add_help=False,
+        allow_abbrev=False,
+        formatter_class=_Formatter,
+    )
+    for arg, text, many in command.args:
+        parser.add_argument(arg, nargs="*" if many else "?", help=text, metavar=arg.upper())
+    groups: dict[str | None, Any] = {None: parser}
+    for opt in command.options:
+        where = groups.get(opt.group) or groups.setdefault(
+            opt.group, parser.add_argument_group(opt.group)
+        )
+        text = opt.help.replace("%", "%%")
+        default = _max_uncompressed() if opt is LIMIT else opt.default
+        if default is not None and default is not False:
+            text += f" [default: {getattr(default, 'value', default)}]"
+        kw: dict[str, Any] = {"dest": opt.dest, "help": text, "default": None}
+        if opt.kind == "flag":
+            where.add_argument(*opt.flags, action="store_true", **kw)
+            continue
+        if opt.kind == "list":
+            kw["action"] = "append"
+        metavar = opt.metavar
+        if metavar is None and not isinstance(opt.kind, str):
+            metavar = "|".join(m.value for m in opt.kind)
+        where.add_argument(*opt.flags, metavar=metavar or "TEXT", **kw)
+    parser.add_argument("--help", action="store_true", help="Show this message and exit.")
+    return parser
+
+
+def _named(token: str, flags: tuple[str, ...]) -> str:
+    """The spelling of an option as typed (``-f`` or ``--format``), for a message."""
+    return next((f for f in flags if token == f or token.startswith(f + "=")), flags[0])
+
+
+def _parse_error(exc: _Usage, parser: _Parser, argv: list[str]) -> _Usage:
+    """argparse's complaints in the command line's own words."""
+    import re
+
+    found = re.fullmatch(r"argument (\S+): (expected one argument|ignored explicit argument .*)",
+                         exc.message)  # fmt: skip
+    if found is None:
+        return exc
+    flags = tuple(found[1].split("/"))
+    typed = [_named(t, flags) for t in argv if any(t == f or t.startswith(f + "=") for f in flags)]
+    name = typed[-1] if typed else max(flags, key=len)
+    if found[2].startswith("expected"):
+        return _Usage(f"Option '{name}' requires an argument.")
+    return _Usage(f"Option '{name}' does not take a value.")
+
+
+def _no_such_option(token: str, known: list[str]) -> _Usage:
+    """An unknown option, with the near spellings of known ones (as click said it)."""
+    name = token.split("=", 1)[0]
+    message = f"No such option: {name}"
+    if name.startswith("--"):
+        from difflib import get_close_matches
+
+        near = get_close_matches(name, [k for k in known if k.startswith("--")])
+        if near:
+            message += f" (Possible options: {', '.join(sorted(near))})"
+    return _Usage(message)
+
+
+def _help(text: str, code: int = EXIT_OK) -> NoReturn:
+    _emit(text if text.endswith("\n") else text + "\n")
+    raise Exit(code)
+
+
+def _call(name: str, command: _Command, argv: list[str]) -> None:
+    """Parse ``argv`` for ``command`` and run it. Order of the checks, as before: unknown
+    options and missing values, then --help, then the options' values, then the arguments
+    (missing, empty, standard input closed), then the command's own checks."""
+    parser = _parser(name, command)
+    try:
+        ns, extra = parser.parse_known_intermixed_args(argv)
+    except _Usage as exc:
+        raise _parse_error(exc, parser, argv) from None
+    unknown = [t for t in extra if t.startswith("-") and t != "-"]
+    if unknown:
+        raise _no_such_option(unknown[0], list(parser._option_string_actions))
+    if ns.help:
+        _help(parser.format_help())
+    if extra:
+        raise _Usage(f"Got unexpected extra argument(s) ({' '.join(extra)})")
+    values = {opt.dest: opt.convert(getattr(ns, opt.dest)) for opt in command.options}
+    for arg, _, many in command.args:
+        given = getattr(ns, arg)
+        if given is None or given == []:
+            raise _Usage(f"Missing argument '{arg}'.")
+        values[arg] = [_usable_path(p, arg) for p in given] if many else _usable_path(given, arg)
+    if "limit" in values and values["limit"] is None:
+        values["limit"] = _max_uncompressed()
+    command.run(**values)
 
 
 def _say(*parts: str) -> None:
@@ -100,7 +351,7 @@ def _say(*parts: str) -> None:
 
 def _fail(where: str, problem: str, code: int) -> NoReturn:
     _say(where, problem)
-    raise typer.Exit(code)
+    raise Exit(code)
 
 
 class _OutputFailed(Exception):
@@ -150,7 +401,7 @@ def _guard(where: str) -> Iterator[None]:
     """
     try:
         yield
-    except typer.Exit:
+    except Exit:
         raise
     except _OutputFailed as exc:
         _fail("stdout", exc.strerror, EXIT_UNREADABLE)
@@ -161,7 +412,7 @@ def _guard(where: str) -> Iterator[None]:
     except BrokenPipeError:  # written by a command directly: the reader went away
         _Stdout.gone = True
         _drop_stdout()
-        raise typer.Exit(EXIT_OK) from None
+        raise Exit(EXIT_OK) from None
     except OSError as exc:  # a file system refusal, never a bug: name the path and errno's text
         _fail(_os_where(exc, where), exc.strerror or str(exc), EXIT_UNREADABLE)
     except RecursionError:
@@ -182,7 +433,7 @@ def _os_where(exc: OSError, where: str) -> str:
 class _NoBar:
     """What `_progress` gives when no bar is shown: importing tqdm costs start-up time."""
 
-    def __enter__(self) -> "_NoBar":
+    def __enter__(self) -> _NoBar:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -259,6 +510,10 @@ def _verify(
     entries: bool = False,
     hashes: bool = False,
 ) -> Verification:
+    from .verify import Options, verify
+    from .verify import open_export as open_for_verify
+    from .walker import ScanOptions
+
     folder = Path(path).is_dir()
     if not folder:  # a stream is scanned while it is opened: tune first
         _keep_freed_buffers()
@@ -286,77 +541,6 @@ def _blob_bytes(export: Export) -> int:
     return sum(seen.values())
 
 
-# --- signatures, attestations and pinned digests: checked only when one of these is given ---
-_T = "Signatures and pins"
-KeyOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--key",
-        metavar="FILE",
-        rich_help_panel=_T,
-        help="Trusted public key: PEM (ECDSA, RSA, Ed25519) or OpenPGP. Repeatable.",
-    ),
-]
-IdentityOpt = Annotated[
-    str | None,
-    typer.Option("--certificate-identity", rich_help_panel=_T, help="Keyless signer identity."),
-]
-IdentityReOpt = Annotated[
-    str | None,
-    typer.Option("--certificate-identity-regexp", rich_help_panel=_T, help="... as a regexp."),
-]
-IssuerOpt = Annotated[
-    str | None,
-    typer.Option("--certificate-oidc-issuer", rich_help_panel=_T, help="Keyless OIDC issuer."),
-]
-IssuerReOpt = Annotated[
-    str | None,
-    typer.Option("--certificate-oidc-issuer-regexp", rich_help_panel=_T, help="... as a regexp."),
-]
-RootOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--trusted-root", metavar="FILE", rich_help_panel=_T, help="Sigstore trusted_root.json."
-    ),
-]
-BundleOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--bundle", metavar="FILE", rich_help_panel=_T, help="Sigstore bundle file. Repeatable."
-    ),
-]
-TlogOpt = Annotated[
-    bool,
-    typer.Option("--require-tlog", rich_help_panel=_T, help="Trust only tlog-backed signatures."),
-]
-SignIdentityOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--sign-identity",
-        metavar="REF",
-        rich_help_panel=_T,
-        help="The docker-reference a signature must name.",
-    ),
-]
-RequireOpt = Annotated[
-    bool,
-    typer.Option(
-        "--require-signature",
-        rich_help_panel=_T,
-        help="Fail any runnable image without a verified signature.",
-    ),
-]
-ExpectOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--expect",
-        metavar="SPEC",
-        rich_help_panel=_T,
-        help="Pinned digest, file of REF@DIGEST lines, or repo-info page. Repeatable.",
-    ),
-]
-
-
 def _trust(
     key: list[str] | None,
     identity: str | None,
@@ -369,18 +553,26 @@ def _trust(
     sign_identity: str | None,
     require: bool,
     expect: list[str] | None,
-) -> Trust:
+) -> Trust | None:
+    """The trust options; None when none was given (the trust package is not imported)."""
+    if not any((key, identity, identity_re, issuer, issuer_re, root, bundles, require_tlog,
+                sign_identity, require, expect)):  # fmt: skip
+        return None
+    from .trust import Trust
+
     return Trust(
         tuple(key or ()), identity, identity_re, issuer, issuer_re, root, tuple(bundles or ()),
         require_tlog, sign_identity, require, tuple(expect or ()),
     )  # fmt: skip
 
 
-def _summary(trust: Trust, verifying: Callable[[], Verification], **kw: Any) -> Report:
+def _summary(trust: Trust | None, verifying: Callable[[], Verification], **kw: Any) -> Report:
     """Verify (``verifying()``), then check the signatures when a trust option was given: its
     files are read first, so a bad ``--key`` fails before a long read (the cryptography
     libraries are imported only then)."""
-    if not trust.given:
+    from .analysis import summarize
+
+    if trust is None or not trust.given:
         return summarize(verifying(), **kw)
     from .trust.check import check, load
 
@@ -394,60 +586,57 @@ def _emit(text: str) -> None:
     _Stdout.write(text)
 
 
-@app.command()
-def inspect(
-    path: PathArg, fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.TEXT
-) -> None:
+def inspect(path: str, fmt: Format) -> None:
     """List every image: names, platform, manifest, image ID, layers. Reads metadata only."""
     with _guard(path):
-        export = inspect_export(open_export(path))
+        from .analysis import describe
+        from .report import INSPECT
+        from .sources import open_export
+
+        export = _inspected(open_export(path))
         summary = describe(export.path, export.format, export.model)
         _emit(INSPECT[fmt](summary))
         for p in summary.problems:
             _say(p.line())
         if not summary.ok:
-            raise typer.Exit(EXIT_FAILED)
+            raise Exit(EXIT_FAILED)
 
 
-def _conclude(summary: Report, rules: "Rules | None" = None) -> None:
+def _inspected(export: Export) -> Export:
+    """``verify.inspect(export)``: the export with every rule that needs no blob read applied,
+    done here with ``checks`` alone so that inspect does not import the scanning machinery
+    (walker, tar walk, threads: a fifth of its start-up). A test checks that both agree."""
+    from dataclasses import replace
+
+    from . import checks
+
+    found = [*export.model.problems, *checks.metadata_problems(export, export.model.images, True)]
+    return replace(export, model=replace(export.model, problems=tuple(checks.dedupe(found))))
+
+
+def _conclude(summary: Report, rules: Rules | None = None) -> None:
     """Exit 1 when the verdict fails or a gate does (one line on stderr per failed rule)."""
-    from .gates import check
+    failed = []
+    if rules is not None:
+        from .gates import check
 
-    failed = check(rules, summary) if rules is not None else []
+        failed = check(rules, summary)
     for line in failed:
         _say("gate", line)
     if failed or not summary.ok:
-        raise typer.Exit(EXIT_FAILED)
+        raise Exit(EXIT_FAILED)
 
 
-# CI gates (ocianalyze.gates): flags of verify and report, or keys of a TOML rules file.
-FailOnOpt = Annotated[
-    list[str] | None,
-    typer.Option("--fail-on", metavar="KIND[,KIND...]", help="Fail when these kinds are found."),
-]
-MinEffOpt = Annotated[
-    float | None, typer.Option("--min-efficiency", metavar="0..1", help="Lowest image efficiency.")
-]
-WastedOpt = Annotated[
-    str | None, typer.Option("--max-wasted-bytes", metavar="SIZE", help="Most wasted bytes.")
-]
-WastedPctOpt = Annotated[
-    float | None,
-    typer.Option("--max-wasted-percent", metavar="PCT", help="Most wasted % of uncompressed."),
-]
-MaxSizeOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--max-size", metavar="PLATFORM[:stored|uncompressed|disk]=SIZE", help="Largest image."
-    ),
-]
-RulesOpt = Annotated[
-    str | None, typer.Option("--rules", metavar="FILE", help="TOML rules [.ocianalyze.toml].")
-]
-
-
-def _rules(ctx: typer.Context, rules_file: str | None, **flags: object) -> "Rules":
-    """The gates from the flags over the rules file; a bad rule is a usage error (exit 2)."""
+def _rules(rules_file: str | None, **flags: object) -> Rules | None:
+    """The gates from the flags over the rules file; a bad rule is a usage error (exit 2).
+    None: no rule at all (no flag, no --rules, no rules file here), and no gates imported."""
+    if rules_file is None and all(v in (None, [], ()) for v in flags.values()):
+        try:
+            here = os.path.lexists(Path.cwd() / RULES_FILE)
+        except OSError:  # the working directory was removed: it holds no rules file
+            here = False
+        if not here:
+            return None
     from .gates import RulesError, rules
 
     try:
@@ -458,119 +647,64 @@ def _rules(ctx: typer.Context, rules_file: str | None, **flags: object) -> "Rule
         return rules({k.replace("_", "-"): v for k, v in flags.items()}, rules_file, cwd)
     except RulesError as exc:
         message = " ".join(str(exc).split())  # one line, whatever the TOML parser said
-        raise typer.BadParameter(message, ctx=ctx, param_hint=exc.option) from None
+        raise _bad(message, exc.option) from None
 
 
-PathsArg = Annotated[
-    list[str],
-    typer.Argument(
-        help="Exports: directories, tar files (plain, .gz, .zst), or - for stdin.",
-        callback=_usable_paths,
-    ),
-]
-SchedulerOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--scheduler",
-        metavar="ADDRESS|local[:N]",
-        help="Scan blobs on a Dask cluster (its workers see the same paths), or on N local "
-        "worker processes. Needs the dask extra.",
-    ),
-]
+def _checked(
+    fmt: Any, paths: list[str], scheduler: str | None, rules_file: str | None, **kw: Any
+) -> tuple[Rules | None, Trust | None]:
+    """The checks verify and report make before reading: gates, formats, signature options."""
+    gates = _rules(rules_file, **{k: kw.pop(k) for k in [o.dest for o in GATES[:5]]})
+    _one_export_only(fmt.value, len(paths))
+    trust = _trust(**kw)
+    _trust_one_export(trust, len(paths), scheduler)
+    return gates, trust
 
 
-@app.command("verify")
 def verify_cmd(
-    ctx: typer.Context,
-    paths: PathsArg,
-    fmt: Annotated[VerifyFormat, typer.Option("--format", "-f")] = VerifyFormat.TEXT,
-    jobs: JobsOpt = 0,
-    fast: FastOpt = False,
-    strict: StrictOpt = False,
-    quiet: QuietOpt = False,
-    limit: LimitOpt = DEFAULT_MAX_UNCOMPRESSED,
-    fail_on: FailOnOpt = None,
-    min_efficiency: MinEffOpt = None,
-    max_wasted_bytes: WastedOpt = None,
-    max_wasted_percent: WastedPctOpt = None,
-    max_size: MaxSizeOpt = None,
-    rules_file: RulesOpt = None,
-    scheduler: SchedulerOpt = None,
-    key: KeyOpt = None,
-    identity: IdentityOpt = None,
-    identity_re: IdentityReOpt = None,
-    issuer: IssuerOpt = None,
-    issuer_re: IssuerReOpt = None,
-    root: RootOpt = None,
-    bundles: BundleOpt = None,
-    require_tlog: TlogOpt = False,
-    sign_identity: SignIdentityOpt = None,
-    require: RequireOpt = False,
-    expect: ExpectOpt = None,
+    paths: list[str],
+    fmt: VerifyFormat,
+    jobs: int,
+    fast: bool,
+    strict: bool,
+    quiet: bool,
+    limit: int,
+    scheduler: str | None,
+    rules_file: str | None,
+    **kw: Any,
 ) -> None:
     """Check every blob once: digests, sizes, compression, diff_ids, tar structure."""
-    gates = _rules(ctx, rules_file, fail_on=fail_on, min_efficiency=min_efficiency,
-                   max_wasted_bytes=max_wasted_bytes, max_wasted_percent=max_wasted_percent,
-                   max_size=max_size)  # fmt: skip
-    _one_export_only(ctx, fmt.value, len(paths))
-    trust = _trust(
-        key, identity, identity_re, issuer, issuer_re, root, bundles, require_tlog,
-        sign_identity, require, expect,
-    )  # fmt: skip
-    _trust_one_export(ctx, trust, len(paths), scheduler)
+    gates, trust = _checked(fmt, paths, scheduler, rules_file, **kw)
+    merge = gates is not None and gates.needs_merge()
     with _guard(paths[0]):
+        from .report import VERIFY
+
         if len(paths) > 1 or scheduler is not None:
             many = _Many(paths, scheduler, jobs, quiet, limit, strict, gates)
-            many.run(VERIFY[fmt], fmt is VerifyFormat.JSON, fast=fast, entries=gates.needs_merge())
-        run = partial(_verify, paths[0], jobs, fast, quiet, limit, entries=gates.needs_merge())
+            many.run(VERIFY[fmt], fmt is VerifyFormat.JSON, fast=fast, entries=merge)
+        run = partial(_verify, paths[0], jobs, fast, quiet, limit, entries=merge)
         summary = _summary(trust, run, strict=strict)
         _emit(VERIFY[fmt](summary))
         _conclude(summary, gates)
 
 
-TopOpt = Annotated[int, typer.Option("--top", min=0, help="Largest files and wasters shown.")]
-
-
-@app.command()
 def report(
-    ctx: typer.Context,
-    paths: PathsArg,
-    fmt: Annotated[ReportFormat, typer.Option("--format", "-f")] = ReportFormat.TEXT,
-    jobs: JobsOpt = 0,
-    strict: StrictOpt = False,
-    quiet: QuietOpt = False,
-    limit: LimitOpt = DEFAULT_MAX_UNCOMPRESSED,
-    top: TopOpt = 10,
-    fail_on: FailOnOpt = None,
-    min_efficiency: MinEffOpt = None,
-    max_wasted_bytes: WastedOpt = None,
-    max_wasted_percent: WastedPctOpt = None,
-    max_size: MaxSizeOpt = None,
-    rules_file: RulesOpt = None,
-    scheduler: SchedulerOpt = None,
-    key: KeyOpt = None,
-    identity: IdentityOpt = None,
-    identity_re: IdentityReOpt = None,
-    issuer: IssuerOpt = None,
-    issuer_re: IssuerReOpt = None,
-    root: RootOpt = None,
-    bundles: BundleOpt = None,
-    require_tlog: TlogOpt = False,
-    sign_identity: SignIdentityOpt = None,
-    require: RequireOpt = False,
-    expect: ExpectOpt = None,
+    paths: list[str],
+    fmt: ReportFormat,
+    jobs: int,
+    strict: bool,
+    quiet: bool,
+    limit: int,
+    top: int,
+    scheduler: str | None,
+    rules_file: str | None,
+    **kw: Any,
 ) -> None:
     """Verify, then show every image: layer sizes (stored, uncompressed, on disk) and waste."""
-    gates = _rules(ctx, rules_file, fail_on=fail_on, min_efficiency=min_efficiency,
-                   max_wasted_bytes=max_wasted_bytes, max_wasted_percent=max_wasted_percent,
-                   max_size=max_size)  # fmt: skip
-    _one_export_only(ctx, fmt.value, len(paths))
-    trust = _trust(
-        key, identity, identity_re, issuer, issuer_re, root, bundles, require_tlog,
-        sign_identity, require, expect,
-    )  # fmt: skip
-    _trust_one_export(ctx, trust, len(paths), scheduler)
+    gates, trust = _checked(fmt, paths, scheduler, rules_file, **kw)
     with _guard(paths[0]):
+        from .report import REPORT
+
         if fmt is ReportFormat.HTML:  # a missing library is found before the run, not after
             from .report.html import require_extra
 
@@ -584,19 +718,17 @@ def report(
         _conclude(summary, gates)
 
 
-def _trust_one_export(ctx: typer.Context, trust: Trust, paths: int, scheduler: str | None) -> None:
+def _trust_one_export(trust: Trust | None, paths: int, scheduler: str | None) -> None:
     """Signatures and pins are checked for one export at a time (run once per export)."""
-    if trust.given and (paths > 1 or scheduler is not None):
-        raise typer.BadParameter(
-            "signature and --expect options take one export, without --scheduler", ctx
-        )
+    if trust is not None and trust.given and (paths > 1 or scheduler is not None):
+        raise _bad("signature and --expect options take one export, without --scheduler")
 
 
-def _one_export_only(ctx: typer.Context, fmt: str, paths: int) -> None:
+def _one_export_only(fmt: str, paths: int) -> None:
     """Several exports are rendered as text or JSON only (one SARIF log, JUnit file or page
     per export: run once per export)."""
     if paths > 1 and fmt not in ("text", "json"):
-        raise typer.BadParameter(f"{fmt} takes one export, not {paths}", ctx, param_hint="--format")
+        raise _bad(f"{fmt} takes one export, not {paths}", "--format")
 
 
 class _Many:
@@ -612,7 +744,7 @@ class _Many:
         quiet: bool,
         limit: int,
         strict: bool,
-        gates: "Rules | None" = None,
+        gates: Rules | None = None,
     ) -> None:
         self.paths, self.scheduler, self.jobs = paths, scheduler, _jobs(jobs)
         self.quiet, self.limit, self.strict, self.gates = quiet, limit, strict, gates
@@ -631,6 +763,8 @@ class _Many:
         from contextlib import ExitStack
 
         from . import bundle as bd
+        from .verify import Options
+        from .walker import ScanOptions
 
         if self.paths.count("-") > 1:  # the second would read what the first left: nothing
             _fail("-", "given more than once: standard input is read once", EXIT_UNREADABLE)
@@ -668,7 +802,7 @@ class _Many:
         if len(self.paths) == 1:
             only = b.entries[0].report
             if only is None:
-                raise typer.Exit(EXIT_UNREADABLE)
+                raise Exit(EXIT_UNREADABLE)
             _emit(render(only))
         elif json:
             _emit(bd.bundle_json(b, info))
@@ -678,7 +812,7 @@ class _Many:
         code = codes.get(b.verdict, EXIT_UNREADABLE)
         if self._gates_fail(b) and code == EXIT_OK:
             code = EXIT_FAILED
-        raise typer.Exit(code)
+        raise Exit(code)
 
     def _gates_fail(self, b: Any) -> bool:
         """Each export's gates, one line per failed rule naming the export."""
@@ -692,16 +826,7 @@ class _Many:
         return failed
 
 
-@app.command()
-def footprint(
-    paths: Annotated[
-        list[str], typer.Argument(help="One or more exports.", callback=_usable_paths)
-    ],
-    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.TEXT,
-    jobs: JobsOpt = 0,
-    quiet: QuietOpt = False,
-    limit: LimitOpt = DEFAULT_MAX_UNCOMPRESSED,
-) -> None:
+def footprint(paths: list[str], fmt: Format, jobs: int, quiet: bool, limit: int) -> None:
     """What each platform costs across the exports, shared vs unique, and the bundle's total."""
     with _guard(paths[0]):
         from .footprint import footprint as compute_footprint
@@ -714,29 +839,25 @@ def footprint(
             for p in v.problems:
                 _say(v.export.path, p.line())
         if not all(v.ok() for v in results):
-            raise typer.Exit(EXIT_FAILED)
+            raise Exit(EXIT_FAILED)
 
 
-@app.command()
 def files(
-    path: PathArg,
-    image: Annotated[
-        str | None, typer.Option("--image", help="Ref, digest or os/arch[/variant].")
-    ] = None,
-    layer: Annotated[
-        int | None, typer.Option("--layer", min=1, help="List layer N (1 = base).")
-    ] = None,
-    merged: Annotated[
-        bool, typer.Option("--merged", help="List the merged filesystem (default).")
-    ] = False,
-    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.TEXT,
-    quiet: QuietOpt = False,
-    limit: LimitOpt = DEFAULT_MAX_UNCOMPRESSED,
+    path: str,
+    image: str | None,
+    layer: int | None,
+    merged: bool,
+    fmt: Format,
+    quiet: bool,
+    limit: int,
 ) -> None:
     """List the files of one layer, or of the merged filesystem, like `tar -tv`."""
     with _guard(path):
         from .listing import Unlistable, choose_image, image_files
         from .report import files as files_report
+        from .verify import Options
+        from .verify import open_export as open_for_verify
+        from .walker import ScanOptions
 
         if layer is not None and merged:
             _fail(path, "--layer and --merged exclude each other", EXIT_UNREADABLE)
@@ -758,34 +879,25 @@ def files(
             _emit(chunk)
 
 
-@app.command("diff")
 def diff_cmd(
-    old: PathArg,
-    new: PathArg,
-    image: Annotated[
-        list[str] | None,
-        typer.Option("--image", help="Compare this image (given twice: OLD's, then NEW's)."),
-    ] = None,
-    platform: Annotated[
-        str | None, typer.Option("--platform", help="Only images of os/arch[/variant].")
-    ] = None,
-    have: Annotated[
-        list[str] | None,
-        typer.Option("--have", help="Export or digest list the receiving site holds too."),
-    ] = None,
-    fmt: Annotated[ReportFormat, typer.Option("--format", "-f")] = ReportFormat.TEXT,
-    top: TopOpt = 10,
-    jobs: JobsOpt = 0,
-    quiet: QuietOpt = False,
-    limit: LimitOpt = DEFAULT_MAX_UNCOMPRESSED,
+    old: str,
+    new: str,
+    image: list[str] | None,
+    platform: str | None,
+    have: list[str] | None,
+    fmt: ReportFormat,
+    top: int,
+    jobs: int,
+    quiet: bool,
+    limit: int,
 ) -> None:
     """What changed from OLD to NEW (images, layers, config, sizes, files) and what must cross.
 
     Exit 0: no difference; 1: differences (or a verification failed); 2: unreadable input."""
     if len(image or []) > 2:
-        raise typer.BadParameter("--image is given once (both sides) or twice (OLD, NEW)")
+        raise _bad("--image is given once (both sides) or twice (OLD, NEW)")
     if [old, new, *(have or [])].count("-") > 1:  # the second reader would find it drained
-        raise typer.BadParameter("standard input (-) can be only one of OLD, NEW and --have")
+        raise _bad("standard input (-) can be only one of OLD, NEW and --have")
     with _guard(old):
         from .diff import diff_exports
         from .diff.delta import read_held
@@ -805,20 +917,75 @@ def diff_cmd(
             for line in problem_lines(v.problems):
                 _say(v.export.path, line)
         if result.differs or not (ov.ok() and nv.ok()):
-            raise typer.Exit(EXIT_FAILED)
+            raise Exit(EXIT_FAILED)
 
 
-def _version(value: bool) -> None:
-    if value:
-        _emit(f"ocianalyze {__version__}\n")
-        raise typer.Exit()
+_ONE = (("path", PATH_HELP, False),)
+_MANY = (("paths", PATHS_HELP, True),)
+_SIDES = (("old", PATH_HELP, False), ("new", PATH_HELP, False))
+COMMANDS = {
+    "inspect": _Command(inspect, _ONE, _fmt(Format)),
+    "verify": _Command(verify_cmd, _MANY, _fmt(VerifyFormat), JOBS, FAST, STRICT, QUIET, LIMIT,
+                       *GATES, *TRUST),
+    "report": _Command(report, _MANY, _fmt(ReportFormat), JOBS, STRICT, QUIET, LIMIT, TOP,
+                       *GATES, *TRUST),
+    "footprint": _Command(footprint, (("paths", "One or more exports.", True),), _fmt(Format),
+                          JOBS, QUIET, LIMIT),
+    "files": _Command(
+        files, _ONE,
+        _Opt("image", ("--image",), "str", "Ref, digest or os/arch[/variant].", None, "IMAGE"),
+        _Opt("layer", ("--layer",), "int", "List layer N (1 = base).", None, "N", 1),
+        _Opt("merged", ("--merged",), "flag", "List the merged filesystem (default)."),
+        _fmt(Format), QUIET, LIMIT,
+    ),
+    "diff": _Command(
+        diff_cmd, _SIDES,
+        _Opt("image", ("--image",), "list", "Compare this image (given twice: OLD's, then NEW's).",
+             None, "IMAGE"),
+        _Opt("platform", ("--platform",), "str", "Only images of os/arch[/variant].", None,
+             "OS/ARCH[/VARIANT]"),
+        _Opt("have", ("--have",), "list", "Export or digest list the receiving site holds too.",
+             None, "EXPORT|FILE"),
+        _fmt(ReportFormat), TOP, JOBS, QUIET, LIMIT,
+    ),
+}  # fmt: skip
 
 
-@app.callback()
-def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True)] = False,
-) -> None:
-    """Verify and measure container image exports offline."""
+def _root_help() -> str:
+    width = max(map(len, COMMANDS)) + 2
+    lines = [f"  {name:<{width}}{c.doc.splitlines()[0]}" for name, c in COMMANDS.items()]
+    return (
+        f"usage: {_prog()} [--version] [--help] COMMAND [ARGS]...\n\n"
+        f"{ABOUT}\n\ncommands:\n" + "\n".join(lines) + "\n\n"
+        "options:\n  --version  Show the version and exit.\n"
+        "  --help     Show this message and exit.\n\n"
+        f"Each command's options: {_prog()} COMMAND --help\n"
+    )
+
+
+def _dispatch(argv: list[str]) -> None:
+    """The root: --help and --version (the first given wins), then the command."""
+    options = []
+    while argv and argv[0].startswith("-") and argv[0] != "-":
+        options.append(argv.pop(0))
+    for token in options:
+        if token not in ("--help", "--version"):
+            raise _no_such_option(token, ["--help", "--version"])
+    if options:
+        if options[0] == "--help":
+            _help(_root_help())
+        _help(f"ocianalyze {__version__}")
+    if not argv:  # no arguments at all: show what there is to run
+        _help(_root_help(), EXIT_UNREADABLE)
+    name = argv.pop(0)
+    command = COMMANDS.get(name)
+    if command is None:
+        raise _Usage(f"No such command '{name}'.")
+    try:
+        _call(name, command, argv)
+    except _Usage as exc:
+        exc.command = exc.command or name
+        raise
 
 
 def _write_err(text: str) -> None:
@@ -826,26 +993,20 @@ def _write_err(text: str) -> None:
         sys.stderr.write(text)
 
 
-def _run() -> int:
+def _run(argv: list[str] | None = None) -> int:
     """Run the command line; a usage error becomes one line, as every other error does."""
     try:
-        result = app(standalone_mode=False)
-    except _ClickException as exc:
-        message = exc.format_message().strip()
-        if "\n" in message:  # no arguments at all: the message is the help text
-            _write_err(message + "\n")
-        elif message:  # (empty: typer has printed the help already)
-            ctx = getattr(exc, "ctx", None)
-            where = f"{ctx.command_path} --help" if ctx is not None else "ocianalyze --help"
-            _say("usage", f"{message} (see {where})")
-        return int(exc.exit_code)
-    except typer.Abort:
-        _say("aborted")
-        return EXIT_FAILED
+        _dispatch(list(sys.argv[1:] if argv is None else argv))
+    except Exit as exc:
+        return exc.exit_code
+    except _Usage as exc:
+        where = f"{_prog()} {exc.command} --help" if exc.command else f"{_prog()} --help"
+        _say("usage", f"{exc.message} (see {where})")
+        return EXIT_UNREADABLE
     except OciError as exc:  # from an argument's check (standard input closed)
         _say(exc.where, exc.problem)
         return EXIT_UNREADABLE
-    except _OutputFailed as exc:  # --version on a closed or full stdout
+    except _OutputFailed as exc:  # --version or the help on a closed or full stdout
         _say("stdout", exc.strerror)
         return EXIT_UNREADABLE
     except BrokenPipeError:  # the help text's reader went away: nothing was asked of us
@@ -854,7 +1015,7 @@ def _run() -> int:
     except OSError as exc:  # the commands are guarded: only the help text is written here
         _say("stdout", exc.strerror or str(exc))
         return EXIT_UNREADABLE
-    return result if isinstance(result, int) else EXIT_OK
+    return EXIT_OK
 
 
 def main() -> NoReturn:

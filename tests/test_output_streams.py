@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 
 from ocianalyze import cli
 from ocianalyze.errors import Unreadable
@@ -218,14 +217,14 @@ def test_os_errors_on_the_path_are_exit_2_in_one_line(
 def test_every_os_error_is_exit_2_naming_the_path(
     raised: Exception, line: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(typer.Exit) as stop, cli._guard("exp"):
+    with pytest.raises(cli.Exit) as stop, cli._guard("exp"):
         raise raised
     assert stop.value.exit_code == 2
     assert capsys.readouterr().err == line
 
 
 def test_a_bug_is_still_exit_3(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(typer.Exit) as stop, cli._guard("exp"):
+    with pytest.raises(cli.Exit) as stop, cli._guard("exp"):
         raise KeyError("x")
     assert stop.value.exit_code == 3
     assert capsys.readouterr().err == "ocianalyze: internal error: KeyError: 'x'\n"

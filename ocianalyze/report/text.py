@@ -5,13 +5,16 @@ Every string that comes from the export goes through ``printable``: no line can 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..analysis import ImageAnalysis, Report
 from ..errors import Severity, tally, tally_kinds
-from ..merge import MergeResult
 from ..model import Image, ManifestKind
-from ..trust.result import describe
 from .escape import printable
 from .units import human
+
+if TYPE_CHECKING:
+    from ..merge import MergeResult
 
 
 def _title(image: Image) -> str:
@@ -63,6 +66,8 @@ def verify_text(r: Report) -> str:
         kinds = ", ".join(f"{k.value} \u00d7{n}" for k, n in notices.items())
         lines.append(f"notices: {kinds} (see report)")
     if r.trust is not None:
+        from ..trust.result import describe  # only with a trust option: start-up
+
         lines += [
             f"signature: {printable(describe(e))} [{printable(e.source)}]" for e in r.trust.evidence
         ]
@@ -154,6 +159,8 @@ def _signatures(r: Report, image: Image) -> list[str]:
     if not evidence and image.kind is not ManifestKind.IMAGE:
         return []  # a signature or artifact manifest: nothing signs those
     head = "  signed    " + ("yes" if signed else "no (no verified signature covers it)")
+    from ..trust.result import describe  # only with a trust option: start-up
+
     return [head, *(f"    {printable(describe(e))}" for e in evidence)]
 
 
