@@ -590,28 +590,17 @@ def inspect(path: str, fmt: Format) -> None:
     """List every image: names, platform, manifest, image ID, layers. Reads metadata only."""
     with _guard(path):
         from .analysis import describe
+        from .checks import with_metadata_problems  # not verify: no scanning machinery
         from .report import INSPECT
         from .sources import open_export
 
-        export = _inspected(open_export(path))
+        export = with_metadata_problems(open_export(path))
         summary = describe(export.path, export.format, export.model)
         _emit(INSPECT[fmt](summary))
         for p in summary.problems:
             _say(p.line())
         if not summary.ok:
             raise Exit(EXIT_FAILED)
-
-
-def _inspected(export: Export) -> Export:
-    """``verify.inspect(export)``: the export with every rule that needs no blob read applied,
-    done here with ``checks`` alone so that inspect does not import the scanning machinery
-    (walker, tar walk, threads: a fifth of its start-up). A test checks that both agree."""
-    from dataclasses import replace
-
-    from . import checks
-
-    found = [*export.model.problems, *checks.metadata_problems(export, export.model.images, True)]
-    return replace(export, model=replace(export.model, problems=tuple(checks.dedupe(found))))
 
 
 def _conclude(summary: Report, rules: Rules | None = None) -> None:

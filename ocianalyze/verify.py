@@ -166,11 +166,9 @@ def open_export(
 
 
 def inspect(export: Export) -> Export:
-    """The export with every rule that needs no blob read applied: its model's problems are
-    then the same metadata problems ``verify`` reports (inspect and verify agree)."""
-    found = [*export.model.problems, *checks.metadata_problems(export, export.model.images, True)]
-    model = dataclasses.replace(export.model, problems=tuple(checks.dedupe(found)))
-    return dataclasses.replace(export, model=model)
+    """The export with every rule that needs no blob read applied (``checks``): its model's
+    problems are then the same metadata problems ``verify`` reports."""
+    return checks.with_metadata_problems(export)
 
 
 # --- planning and scanning ---------------------------------------------------------------------

@@ -163,12 +163,3 @@ def test_the_rules_file_name_is_the_gates_one() -> None:
     assert cli.RULES_FILE == gates.DEFAULT_FILE
 
 
-@pytest.mark.parametrize("name", ["oci-layout", "partial", "windows-foreign", "docker-legacy.tar"])
-def test_inspect_s_checks_are_verify_inspect_s(name: str) -> None:
-    from ocianalyze import cli
-    from ocianalyze.sources import open_export
-    from ocianalyze.verify import inspect
-
-    path = str(ROOT / "sample_images" / name)
-    ours = cli._inspected(open_export(path)).model.problems
-    assert ours == inspect(open_export(path)).model.problems
