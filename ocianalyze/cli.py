@@ -885,6 +885,8 @@ def diff_cmd(
     Exit 0: no difference; 1: differences (or a verification failed); 2: unreadable input."""
     if len(image or []) > 2:
         raise _bad("--image is given once (both sides) or twice (OLD, NEW)")
+    if image and platform:  # --image picks the images; a platform filter would be ignored
+        raise _bad("--image and --platform exclude each other (--image takes a platform too)")
     if [old, new, *(have or [])].count("-") > 1:  # the second reader would find it drained
         raise _bad("standard input (-) can be only one of OLD, NEW and --have")
     with _guard(old):

@@ -3,8 +3,13 @@ bytes to send go on an indented second line (text only; markdown keeps one line)
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ocianalyze.diff.result import Change
 from ocianalyze.report import diff as render
+
+from .builders import build_layout, tar_bytes
+from .conftest import run_cli
 
 
 class _Files:
@@ -51,3 +56,12 @@ def test_a_short_summary_stays_one_line() -> None:
         "summary: differences; images: 1 changed, 0 same, 0 added, 0 removed; "
         "files: +1 -2 ~2; send 123.5 MB"
     )
+
+
+def test_image_and_platform_exclude_each_other(tmp_path: Path) -> None:
+    build_layout(tmp_path / "a", [tar_bytes([("f", b"1")])])
+    run = run_cli("diff", "--image", "test", "--platform", "linux/amd64", str(tmp_path / "a"),
+                  str(tmp_path / "a"))  # fmt: skip
+    assert (run.code, run.out) == (2, "")
+    assert "--image and --platform exclude each other" in run.err
+    assert run.err.count("\n") == 1
