@@ -309,14 +309,10 @@ def from_files(paths: tuple[str, ...], ctx: Context) -> Iterator[Found]:
     then requires that digest to name a verified manifest of the export).
 
     Raises ``errors.Unreadable`` when a file cannot be read."""
-    from ..errors import Unreadable
+    from .files import read_given
 
     for path in paths:
-        try:
-            with open(path, "rb") as f:
-                data = f.read(_MAX_FILE + 1)
-        except OSError as exc:
-            raise Unreadable(path, exc.strerror or str(exc), exc.errno) from None
+        data = read_given(path, _MAX_FILE, "a Sigstore bundle")
         _require_bundle(path, data)
         yield _found(data, None, path, ctx)
 
@@ -329,8 +325,6 @@ def _require_bundle(path: str, data: bytes) -> None:
     error (exit 2), said with the file's name. Raises ``errors.OciError``."""
     from ..errors import OciError
 
-    if len(data) > _MAX_FILE:
-        raise OciError(path, f"not a Sigstore bundle: too large (over {_MAX_FILE} bytes)")
     try:
         subjects = claims(loads(data)).subjects
     except (ValueError, UnicodeDecodeError) as exc:

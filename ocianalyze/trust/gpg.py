@@ -84,14 +84,9 @@ def _key_version(data: bytes) -> int | None:
 
 def read_key(path: str) -> bytes:
     """The bytes of a ``--key`` file. Raises ``Unreadable`` (missing, refused, too large)."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_KEY_FILE + 1)
-    except OSError as exc:
-        raise Unreadable(path, exc.strerror or str(exc), exc.errno) from None
-    if len(data) > MAX_KEY_FILE:
-        raise Unreadable(path, f"too large for a public key (over {MAX_KEY_FILE} bytes)")
-    return data
+    from .files import read_given
+
+    return read_given(path, MAX_KEY_FILE, "a public key")
 
 
 class Status(enum.Enum):

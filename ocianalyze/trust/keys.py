@@ -14,8 +14,9 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
-from ..errors import OciError, Unreadable
-from .gpg import KeyKind, key_kind
+from ..errors import OciError
+from .files import read_given
+from .gpg import MAX_KEY_FILE, KeyKind, key_kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +55,7 @@ def load_keys(paths: tuple[str, ...]) -> list[PublicKey]:
     holds neither a PEM public key of a supported type nor an OpenPGP key."""
     out = []
     for path in paths:
-        try:
-            with open(path, "rb") as f:
-                data = f.read(1 << 20)
-        except OSError as exc:
-            raise Unreadable(path, exc.strerror or str(exc), exc.errno) from None
+        data = read_given(path, MAX_KEY_FILE, "a public key")
         kind = key_kind(data)
         if kind is KeyKind.OPENPGP:
             continue

@@ -128,14 +128,9 @@ def _exists(path: str) -> bool:
 
 
 def _read(spec: str) -> str:
-    try:
-        with open(spec, "rb") as f:
-            data = f.read(MAX_SPEC + 1)
-    except OSError as exc:
-        raise Unreadable(spec, exc.strerror or str(exc), exc.errno) from None
-    if len(data) > MAX_SPEC:
-        raise Unreadable(spec, f"too large for a list of digests (over {MAX_SPEC} bytes)")
-    return data.decode("utf-8", "replace")
+    from .files import read_given
+
+    return read_given(spec, MAX_SPEC, "a list of digests").decode("utf-8", "replace")
 
 
 def _page_pins(spec: str, text: str) -> list[Pin]:

@@ -19,7 +19,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-from ..errors import OciError, Unreadable
+from ..errors import OciError
 from . import keys
 from .envelope import Malformed, b64, loads
 
@@ -49,13 +49,9 @@ class TrustRoot:
 
 def load(path: str) -> TrustRoot:
     """Read a trusted_root.json. Raises ``errors.Unreadable`` or ``errors.OciError``."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read(_MAX_ROOT + 1)
-    except OSError as exc:
-        raise Unreadable(path, exc.strerror or str(exc), exc.errno) from None
-    if len(data) > _MAX_ROOT:  # Sigstore's public good root is ~10 KB
-        raise OciError(path, f"not a Sigstore trusted root: over {_MAX_ROOT} bytes")
+    from .files import read_given
+
+    data = read_given(path, _MAX_ROOT, "a Sigstore trusted root")  # the public good one: ~10 KB
     try:
         doc = loads(data)
     except Malformed as exc:
