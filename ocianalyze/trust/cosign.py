@@ -101,6 +101,22 @@ def _rekor(layer: Descriptor) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else {"malformed": raw}
 
 
+def _material(
+    layer: Descriptor, signed: bytes, signatures: tuple[bytes, ...], payload: bytes
+) -> Material:
+    """What a cosign layer asks to check: ``signatures`` over ``signed`` (the payload, or the
+    DSSE pre-authentication encoding of it), with the certificate, chain and Rekor bundle its
+    annotations carry (cosign's SIGNATURE_SPEC)."""
+    return Material(
+        signed,
+        signatures,
+        sha256_hex(payload),
+        layer.annotation(CERTIFICATE),
+        layer.annotation(CHAIN),
+        _rekor(layer),
+    )
+
+
 def _signature(
     export: Export, attached: str | None, layer: Descriptor, source: str, ctx: Context
 ) -> Found:
@@ -117,14 +133,7 @@ def _signature(
         return malformed(fmt, f"not a simple-signing payload ({exc})", source, attached)
     if not isinstance(digest, str):
         return malformed(fmt, "docker-manifest-digest is not a string", source, attached)
-    material = Material(
-        payload,
-        (signature,),
-        sha256_hex(payload),
-        layer.annotation(CERTIFICATE),
-        layer.annotation(CHAIN),
-        _rekor(layer),
-    )
+    material = _material(layer, payload, (signature,), payload)
     ref = reference if isinstance(reference, str) else None
     return Found(fmt, check(material, ctx), source, attached, (digest,), None, ref)
 
@@ -141,13 +150,6 @@ def _attestation(
         statement = parse_statement(envelope.payload)
     except (ValueError, Malformed) as exc:
         return malformed(fmt, str(exc), source, attached)
-    material = Material(
-        envelope.pae(),
-        envelope.signatures,
-        sha256_hex(envelope.payload),
-        layer.annotation(CERTIFICATE),
-        layer.annotation(CHAIN),
-        _rekor(layer),
-    )
+    material = _material(layer, envelope.pae(), envelope.signatures, envelope.payload)
     checked = check(material, ctx)
     return Found(fmt, checked, source, attached, statement.subjects, statement.predicate_type)
