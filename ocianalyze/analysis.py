@@ -6,14 +6,13 @@ they never see the readers or the verifier. No I/O here.
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import mediatypes as mt
 from .digest import Digest, chain_ids
 from .errors import Problem, Severity
 from .model import Descriptor, ExportModel, Image, ManifestKind
+from .record import record, replace
 
 if TYPE_CHECKING:  # only attributes are read: the layering keeps report/ off the verifier
     from .merge import MergeResult
@@ -27,7 +26,7 @@ DEFAULT_TOP = 10
 _RECOMPUTING_FORMAT = "docker-archive"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LayerFacts:
     descriptor: Descriptor
     diff_id: Digest | None  # measured when scanned, else as the config claims
@@ -48,7 +47,7 @@ class LayerFacts:
         return None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Totals:
     size: int  # compressed transfer size: the layer descriptors, config excluded
     uncompressed_size: int
@@ -108,7 +107,7 @@ def totals(layers: list[LayerFacts]) -> Totals:
     )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ImageAnalysis:
     image: Image
     layers: list[LayerFacts]
@@ -150,7 +149,7 @@ def analyze(
     return out
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Report:
     """Everything a renderer shows about one export.
 
@@ -192,7 +191,7 @@ def summarize(
     analyses = analyze(model.images, v.scans, v.verified(), top, fmt == _RECOMPUTING_FORMAT)
     # The merge finds what one layer cannot show (a hardlink whose target no layer holds).
     merged = tuple(
-        dataclasses.replace(p, path=a.image.name)
+        replace(p, path=a.image.name)
         for a in analyses
         if a.merge is not None
         for p in a.merge.problems

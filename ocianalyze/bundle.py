@@ -15,17 +15,16 @@ whichever executor ran the tasks and in whatever order they finished.
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from .analysis import DEFAULT_TOP, Report, summarize
 from .errors import OciError, Problem
+from .record import field, record, replace
 from .sources.base import Export
 from .sources.dirstorage import DirStorage
 from .sources.tarball import TarStorage
@@ -45,7 +44,7 @@ from .verify import open_export as open_for_verify
 from .walker import BlobScan, ScanOptions, scan
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Locator:
     """Where one blob's bytes are, named so that any machine seeing the same paths can read
     them. Without ``span``: the file ``name`` beneath the export directory ``root``, opened as
@@ -58,7 +57,7 @@ class Locator:
     span: tuple[int, int] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ScanTask:
     """One blob's scan, pure and picklable: where the bytes are, how to read them
     (``verify.Read``), the hash algorithm of the stored bytes and the walker's options.
@@ -73,7 +72,7 @@ class ScanTask:
     size: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TaskResult:
     """What a task gave: the scan (None when the export does not hold the blob, or the read
     failed) and, when the read failed, the problem (its ``digest`` is filled per use)."""
@@ -169,7 +168,7 @@ class Verdict(str, enum.Enum):
     UNREADABLE = "unreadable"
 
 
-@dataclass(frozen=True)
+@record
 class Entry:
     """One export of the bundle: its report, or why it cannot be read (one line)."""
 
@@ -187,7 +186,7 @@ class Entry:
         return Verdict.OK if self.report.ok else Verdict.FAILED
 
 
-@dataclass(frozen=True)
+@record
 class Bundle:
     """The outcome of a bundle: one entry per path given (same order), and what was read:
     ``tasks`` distinct reads (files or spans) of ``bytes_read`` bytes, for ``uses`` blob reads
@@ -208,13 +207,13 @@ class _Local(Exception):
     """The blob is read on this machine (a one-pass stream, or a storage without locators)."""
 
 
-@dataclass
+@record(frozen=False)
 class _Schedule:
-    tasks: list[ScanTask] = dataclasses.field(default_factory=list)
-    uses: list[list[tuple[int, Job]]] = dataclasses.field(default_factory=list)
-    known: dict[tuple[int, Job], Outcome] = dataclasses.field(default_factory=dict)
-    local: list[tuple[int, Job, Read]] = dataclasses.field(default_factory=list)
-    index: dict[tuple[object, ...], int] = dataclasses.field(default_factory=dict)
+    tasks: list[ScanTask] = field(default_factory=list)
+    uses: list[list[tuple[int, Job]]] = field(default_factory=list)
+    known: dict[tuple[int, Job], Outcome] = field(default_factory=dict)
+    local: list[tuple[int, Job, Read]] = field(default_factory=list)
+    index: dict[tuple[object, ...], int] = field(default_factory=dict)
 
     def add(self, key: tuple[object, ...], task: ScanTask, use: tuple[int, Job]) -> None:
         at = self.index.get(key)
@@ -306,7 +305,7 @@ def _use(result: TaskResult, task: ScanTask, export: Export, job: Job) -> Outcom
             path = f"{export.path}: {job[1]}"  # this export's own name for it, as verify gives
         elif export.path != task.export and path.startswith(task.export):
             path = export.path + path[len(task.export) :]
-        problem = dataclasses.replace(problem, digest=str(job[0]), path=path)
+        problem = replace(problem, digest=str(job[0]), path=path)
     return job, result.scan, problem
 
 
@@ -317,7 +316,7 @@ def _ordered(p: Planned, outcomes: dict[Job, Outcome]) -> list[Outcome]:
     return [outcomes[job] for job in jobs if job in outcomes]
 
 
-@dataclass(frozen=True)
+@record
 class Run:
     """How to run a bundle: ``opts`` as for one export (on a cluster, ``jobs=1``: a task then
     never splits onto a second thread); ``executor`` runs the tasks (default: ``opts.jobs``
@@ -361,15 +360,15 @@ def verify_bundle(
                 export.storage.close()
         opened.append((i, export))
     layers = sum(1 for p in planned for how in p.jobs.values() if how is not Read.HASH)
-    scan_opts = dataclasses.replace(run.opts.scan, split=run.opts.jobs > layers)
-    plan.tasks = [dataclasses.replace(t, opts=scan_opts) for t in plan.tasks]
+    scan_opts = replace(run.opts.scan, split=run.opts.jobs > layers)
+    plan.tasks = [replace(t, opts=scan_opts) for t in plan.tasks]
     plan = _largest_first(plan)
     if total is not None:
         total(sum(t.size for t in plan.tasks))
     outcomes: list[dict[Job, Outcome]] = [{} for _ in planned]
     for (i, job), outcome in plan.known.items():
         outcomes[i][job] = outcome
-    local_opts = dataclasses.replace(run.opts, scan=scan_opts)
+    local_opts = replace(run.opts, scan=scan_opts)
     for i, job, how in plan.local:
         outcomes[i][job] = scan_job(planned[i].export, (job, how), local_opts, None)
     executor = run.executor or threads(run.opts.jobs)
@@ -424,7 +423,7 @@ def iter_problems(b: Bundle) -> Iterable[tuple[str, Problem]]:
 # --- rendering (pure: the bundle and what the CLI measured in, text out) -----------------------
 
 
-@dataclass(frozen=True)
+@record
 class RunInfo:
     """How the bundle ran, as the CLI saw it: ``executor`` "threads" or "dask", the
     ``scheduler`` asked for (None: threads), ``workers`` (threads or Dask worker processes),

@@ -380,7 +380,7 @@ def _p(kind: Kind, digest: str | None, where: str, message: str) -> Problem:
 def with_metadata_problems(export: Export) -> Export:
     """The export with every rule that needs no blob read applied: its model's problems are
     then the metadata problems ``verify`` reports too (`inspect` and `verify` agree)."""
-    from dataclasses import replace
+    from .record import replace
 
     found = [*export.model.problems, *metadata_problems(export, export.model.images, True)]
     return replace(export, model=replace(export.model, problems=tuple(dedupe(found))))

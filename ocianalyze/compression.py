@@ -9,6 +9,7 @@ readers (and so Docker and containerd) do; anything else after the last one is t
 from __future__ import annotations
 
 import enum
+import functools
 import sys
 import threading
 import types
@@ -19,16 +20,30 @@ from typing import Any, Protocol
 from .errors import Kind
 from .mediatypes import Compression
 
-_gzip_impl: types.ModuleType
-try:  # zlib-compatible, about twice as fast as zlib at inflating
-    from isal import isal_zlib as _gzip_impl
-except ImportError:  # pragma: no cover - wheel missing on this platform
-    _gzip_impl = zlib
 
-if sys.version_info >= (3, 14):
-    from compression import zstd as _zstd
-else:
-    from backports import zstd as _zstd
+@functools.cache
+def _codecs() -> tuple[types.ModuleType, types.ModuleType]:
+    """(the gzip inflater, zstd): imported when the first compressed bytes are met, not at
+    start-up (a few milliseconds that ``inspect`` of a directory layout never needs).
+
+    The inflater is isal's zlib-compatible one, about twice as fast as zlib, else zlib."""
+    gzip_impl: types.ModuleType
+    try:
+        from isal import isal_zlib as gzip_impl
+    except ImportError:  # pragma: no cover - wheel missing on this platform
+        gzip_impl = zlib
+    if sys.version_info >= (3, 14):
+        from compression import zstd
+    else:
+        from backports import zstd
+    return gzip_impl, zstd
+
+
+@functools.cache
+def _decode_errors() -> tuple[type[Exception], ...]:
+    """What the decoders raise on bad input."""
+    gzip_impl, zstd = _codecs()
+    return (zlib.error, zstd.ZstdError, EOFError, gzip_impl.error)
 
 
 class Budget(Protocol):
@@ -126,15 +141,6 @@ OUT_CAP = 1 << 20  # bytes of output per decoder call
 # `zstd --long=27`); a larger one would make the decoder allocate it, so it is refused.
 ZSTD_WINDOW_LOG_MAX = 27
 ZSTD_WINDOW_MAX = 1 << ZSTD_WINDOW_LOG_MAX
-DECODE_ERRORS: tuple[type[Exception], ...] = (
-    zlib.error,
-    _zstd.ZstdError,
-    EOFError,
-    _gzip_impl.error,
-)
-
-
-_WINDOW_LOG_MAX = _zstd.DecompressionParameter.window_log_max
 # Bytes to hold after a member before deciding what follows: a zstd frame's magic, its header
 # descriptor and window descriptor (no valid gzip member or zstd frame is shorter).
 _MEMBER_HEAD = 6
@@ -189,9 +195,10 @@ def zstd_window(head: bytes) -> int | None:
     if len(head) < 6 or head[:4] != ZSTD_MAGIC:
         return None
     if head[4] & 0x20:  # Single_Segment_flag: the window is the whole content
+        zstd = _codecs()[1]
         try:
-            return _zstd.get_frame_info(head).decompressed_size
-        except _zstd.ZstdError:
+            return zstd.get_frame_info(head).decompressed_size  # type: ignore[no-any-return]
+        except zstd.ZstdError:
             return None
     exponent, mantissa = head[5] >> 3, head[5] & 7
     base = 1 << (10 + exponent)
@@ -227,9 +234,11 @@ class Decoder:
         self.out_cap = OUT_CAP
 
     def _new(self) -> Any:
+        gzip_impl, zstd = _codecs()
         if self.compression is Compression.GZIP:
-            return _gzip_impl.decompressobj(wbits=31)
-        return _zstd.ZstdDecompressor(options={_WINDOW_LOG_MAX: ZSTD_WINDOW_LOG_MAX})
+            return gzip_impl.decompressobj(wbits=31)
+        window = zstd.DecompressionParameter.window_log_max
+        return zstd.ZstdDecompressor(options={window: ZSTD_WINDOW_LOG_MAX})
 
     def _check_window(self, head: bytes) -> None:
         """Refuse a zstd frame whose window passes ZSTD_WINDOW_MAX before the decoder allocates
@@ -271,7 +280,7 @@ class Decoder:
                     self._obj, self._in_member = self._new(), True
                 yield from self._drain(data)
                 data = self._leftover()
-        except DECODE_ERRORS as exc:
+        except _decode_errors() as exc:
             raise CorruptStream(
                 Kind.CORRUPT_COMPRESSION, f"invalid {self.compression.value} data: {exc}"
             ) from None

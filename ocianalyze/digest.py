@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
-from dataclasses import dataclass
+from functools import total_ordering
 
 from .errors import InvalidDigest
+from .record import record
 
 # OCI image-spec descriptor.md grammar.
 _ALGORITHM = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*")
@@ -15,7 +15,8 @@ _ENCODED = re.compile(r"[a-zA-Z0-9=_-]+")
 _HEX = {"sha256": re.compile(r"[a-f0-9]{64}"), "sha512": re.compile(r"[a-f0-9]{128}")}
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@total_ordering
+@record
 class Digest:
     algorithm: str
     encoded: str
@@ -48,6 +49,9 @@ class Digest:
 
     @classmethod
     def of(cls, data: bytes, algorithm: str = "sha256") -> Digest:
+        """The digest of ``data``. Raises ValueError for an algorithm hashlib lacks."""
+        import hashlib  # here: loading OpenSSL costs ~2 ms that `inspect` never needs
+
         return cls(algorithm, hashlib.new(algorithm, data).hexdigest())
 
     @property
@@ -57,6 +61,10 @@ class Digest:
 
     def __str__(self) -> str:
         return f"{self.algorithm}:{self.encoded}"
+
+    def __lt__(self, other: Digest) -> bool:
+        """Ordered by algorithm, then encoding (sorted listings are stable across runs)."""
+        return (self.algorithm, self.encoded) < (other.algorithm, other.encoded)
 
 
 def chain_ids(diff_ids: tuple[Digest, ...]) -> tuple[Digest, ...]:

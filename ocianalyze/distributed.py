@@ -26,11 +26,11 @@ import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import CancelledError
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from .bundle import Executor, ScanTask, TaskResult, run_task
 from .errors import Kind, OciError, Problem
+from .record import record
 
 CONNECT_TIMEOUT = 10.0  # seconds: a scheduler that does not answer in this long is unreachable
 RETRIES = 2  # a task raising on a worker is tried this many more times
@@ -45,7 +45,7 @@ class SchedulerError(OciError):
     or ``--scheduler`` names no address. The CLI reports it in one line (exit 2)."""
 
 
-@dataclass(frozen=True)
+@record
 class Cluster:
     """A connected cluster: ``run`` is the bundle's executor, ``workers`` how many worker
     processes the scheduler had when the run started, ``scheduler`` what was asked for."""

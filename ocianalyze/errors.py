@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from dataclasses import dataclass
+
+from .record import record
 
 
 class OciError(Exception):
@@ -179,7 +180,7 @@ SEVERITY: dict[Kind, Severity] = {
 WARNING_KINDS = frozenset(k for k, s in SEVERITY.items() if s is Severity.WARNING)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Problem:
     """One finding: what kind, which blob, where it is used, and a sentence for people."""
 

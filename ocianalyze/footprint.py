@@ -8,18 +8,18 @@ signatures and artifacts are not platforms: they are listed apart with their byt
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .analysis import layer_facts
 from .digest import Digest
 from .model import Image, ManifestKind
+from .record import record
 
 if TYPE_CHECKING:  # only attributes are read: the layering keeps report/ off the verifier
     from .verify import Verification
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PlatformFootprint:
     platform: str
     images: tuple[str, ...]  # names; EXPORT:NAME when two exports name different images alike
@@ -30,14 +30,14 @@ class PlatformFootprint:
     unique_disk_bytes: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class OtherManifest:
     kind: str
     name: str
     size: int  # its config and layer blobs
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SharedLayer:
     """One layer (by diff_id) and who uses it, for bundles of many images."""
 
@@ -47,7 +47,7 @@ class SharedLayer:
     platforms: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Footprint:
     platforms: tuple[PlatformFootprint, ...]
     others: tuple[OtherManifest, ...]
@@ -62,7 +62,7 @@ def _identity(image: Image) -> Digest:
     return md.digest if md else image.config_descriptor.digest
 
 
-@dataclass
+@record(frozen=False)
 class _Layer:
     blob: Digest
     size: int

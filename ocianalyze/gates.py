@@ -30,11 +30,11 @@ import importlib
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import Kind
+from .record import record
 
 if TYPE_CHECKING:
     from .analysis import ImageAnalysis, Report
@@ -67,7 +67,7 @@ class Measure(str, enum.Enum):
     DISK = "disk"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SizeLimit:
     platform: str  # "*" or os[/arch[/variant]]
     measure: Measure
@@ -75,7 +75,7 @@ class SizeLimit:
     text: str  # as the user wrote it, to name the rule
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Rules:
     """The gates of one run; ``None`` or empty: that rule is not set."""
 

@@ -27,12 +27,12 @@ import heapq
 import posixpath
 from array import array
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from itertools import chain, count, groupby, islice, pairwise, repeat
 from operator import itemgetter, le
 
 from .entries import DIR, FILE, HARDLINK, EntryTable, key_name, name_key
 from .errors import Kind, Problem
+from .record import field, record
 from .tarwalk import DISK_BLOCK, TarEntry
 
 OPAQUE = ".wh..wh..opq"
@@ -42,7 +42,7 @@ _HOW = ("overwritten", "deleted")
 _ENTRY, _WHITEOUT, _OPAQUE = 2, 1, 0  # item codes: hides sort before entries of their layer
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Wasted:
     """Bytes of ``path`` that lower layers ship but the merged filesystem never shows."""
 
@@ -54,7 +54,7 @@ class Wasted:
     how: str  # "overwritten" or "deleted"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MergeResult:
     files: int
     file_bytes: int
@@ -79,7 +79,7 @@ Ref = tuple[int, int]  # (layer, entry index)
 Item = tuple[bytes, int, int, int]  # (key, layer, entry index or -1, item code)
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class _Frame:
     """A subtree (keys starting with ``prefix``) that hides lower layers' entries."""
 
@@ -91,7 +91,7 @@ class _Frame:
     hit: int = 0
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class _Group:
     """What one path's sweep step found."""
 
@@ -103,7 +103,7 @@ class _Group:
     hidden: list[tuple[Ref, int, int]] = field(default_factory=list)  # (ref, by layer, how)
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class _Links:
     """Hardlink resolution: link ref -> inode (the ref of the regular file holding the data)."""
 

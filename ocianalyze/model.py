@@ -1,4 +1,4 @@
-"""The one model every export format is read into: frozen dataclasses parsed from JSON.
+"""The one model every export format is read into: frozen records parsed from JSON.
 
 Parsing validates what the OCI image spec requires and turns raw strings into typed values at
 the boundary, so nothing downstream handles raw digests or untyped dicts. No I/O here.
@@ -10,12 +10,12 @@ import base64
 import enum
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from . import mediatypes as mt
 from .digest import Digest
 from .errors import BadManifest, Problem
+from .record import record
 
 MAX_METADATA_BYTES = 16 << 20  # manifests, indexes and configs larger than this are refused
 # JSON arrays and objects per document: a 16 MiB document of "[]," would become 5.6 million
@@ -32,7 +32,7 @@ class ManifestKind(str, enum.Enum):
     ARTIFACT = "artifact"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Platform:
     os: str
     architecture: str
@@ -46,7 +46,7 @@ class Platform:
         return {"os": self.os, "architecture": self.architecture, "variant": self.variant}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Descriptor:
     """An OCI content descriptor (image-spec descriptor.md): what a blob must be.
 
@@ -78,7 +78,7 @@ class Descriptor:
         return next((v for k, v in self.annotations if k == key), None)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Manifest:
     media_type: str | None
     config: Descriptor
@@ -88,14 +88,14 @@ class Manifest:
     annotations: Annotations = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Index:
     media_type: str | None
     manifests: tuple[Descriptor, ...]
     annotations: Annotations = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class History:
     created: str | None
     created_by: str | None
@@ -103,7 +103,7 @@ class History:
     comment: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ImageConfig:
     architecture: str
     os: str
@@ -123,7 +123,7 @@ class ImageConfig:
         return Platform(self.os, self.architecture, self.variant or None)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Image:
     """A resolved image: its manifest (absent in a legacy docker save), config and layers."""
 
@@ -146,7 +146,7 @@ class Image:
         return str(digest or self.config_descriptor.digest)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class IndexRef:
     """A (possibly nested) index in the export, with the names the export gives it."""
 
@@ -155,7 +155,7 @@ class IndexRef:
     index: Index
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Absent:
     """A manifest listed by an index whose blob the export does not hold."""
 
@@ -164,7 +164,7 @@ class Absent:
     index_digest: Digest | None
 
 
-@dataclass(frozen=True)
+@record
 class ExportModel:
     images: tuple[Image, ...]
     indexes: tuple[IndexRef, ...] = ()

@@ -18,9 +18,10 @@ import re
 import struct
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, NamedTuple
+
+from .record import record
 
 _scan: ModuleType | None
 try:  # the optional C loop over common headers (see _tarscan.c); this module is the fallback
@@ -47,8 +48,8 @@ _V7, _USTAR, _STAR, _GNU = range(4)  # header formats, as Go's block.getFormat t
 
 
 class TarEntry(NamedTuple):
-    """One member. A named tuple, not a frozen dataclass: one is built per header, and a frozen
-    dataclass's __init__ (object.__setattr__ per field) costs three times as much.
+    """One member. A named tuple, not a frozen record: one is built per header, and a record's
+    __init__ (a slot setter call per field) costs about twice as much.
 
     size is the logical size for files (a sparse file's real size, holes included; 0 for other
     types); mtime is whole seconds since the epoch, an int in the int64 range (Go's
@@ -84,7 +85,7 @@ class TarError(Exception):
         self.kind = kind
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class TarStats:
     """What one layer holds, in bytes and counts.
 
@@ -471,7 +472,7 @@ def _merge_pax(
 _Fields = tuple[bytes, int, int, int, int, int, int, bytes]
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class _Held:
     """An entry whose sparse map is still being read (old GNU extension blocks, or the PAX
     1.0 map at the start of its data); Go returns it only once the map is read."""

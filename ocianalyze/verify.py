@@ -9,13 +9,11 @@ as it passes (``MemberScanner``), with the same walker and, afterwards, the same
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import hashlib
 import io
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from . import checks
@@ -24,6 +22,7 @@ from .compression import Readable
 from .digest import Digest
 from .errors import Kind, OciError, Problem, Severity, Unreadable, UnsafePath
 from .model import Descriptor, Image, ManifestKind
+from .record import record, replace
 from .sources import open_export as _open_source
 from .sources.base import Export
 from .sources.detect import ROOT_NAMES
@@ -31,7 +30,7 @@ from .sources.tarball import KEEP_JSON, MemberReader, json_like
 from .walker import BlobScan, ScanOptions, scan
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Options:
     """``jobs``: blobs read in parallel threads. ``fast``: stored digests and sizes only,
     like ``crane validate --fast``. ``scan``: options handed to the walker."""
@@ -53,7 +52,7 @@ class Read(enum.Enum):
 WALKER_MODE: dict[Read, bool | None] = {Read.LAYER: True, Read.SNIFF: None, Read.HASH: False}
 
 
-@dataclass(frozen=True)
+@record
 class Verification:
     """The outcome of one verification. ``scans``: every referenced blob that was read, by
     digest; ``unreferenced``: members of a one-pass stream that nothing names (not an error)."""
@@ -103,8 +102,8 @@ class MemberScanner:
     """
 
     def __init__(self, opts: ScanOptions, progress: Callable[[int], None] | None = None) -> None:
-        self._opts = dataclasses.replace(opts, keep=KEEP_JSON)
-        self._small = dataclasses.replace(self._opts, split=False)
+        self._opts = replace(opts, keep=KEEP_JSON)
+        self._small = replace(self._opts, split=False)
         self._progress = progress
         self._seen: dict[tuple[str, bool, bytes], tuple[bytes | None, Any]] = {}
 
@@ -147,7 +146,7 @@ class MemberScanner:
     @staticmethod
     def _kept(result: BlobScan) -> tuple[bytes | None, Any]:
         content = result.content if json_like(result.content) else None
-        return content, dataclasses.replace(result, content=None)
+        return content, replace(result, content=None)
 
 
 def open_export(
@@ -227,7 +226,7 @@ def verify(
     return conclude(planned, _map(run, items, planned.opts.jobs))
 
 
-@dataclass(frozen=True)
+@record
 class Planned:
     """One export's verification before any blob is read: the images chosen, every blob to
     read and how (``jobs``), the metadata problems found, and the options the scans use."""
@@ -249,7 +248,7 @@ def prepare(
     problems = [*export.model.problems, *checks.metadata_problems(export, chosen, images is None)]
     # More threads than layers to read: give each layer a second thread of its own.
     layers = sum(1 for how in jobs.values() if how is not Read.HASH)
-    opts = dataclasses.replace(opts, scan=dataclasses.replace(opts.scan, split=opts.jobs > layers))
+    opts = replace(opts, scan=replace(opts.scan, split=opts.jobs > layers))
     return Planned(export, chosen, jobs, tuple(problems), opts)
 
 

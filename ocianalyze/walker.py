@@ -13,7 +13,6 @@ import hashlib
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from .compression import (
@@ -30,6 +29,7 @@ from .digest import Digest
 from .entries import EntryTable
 from .errors import Kind
 from .mediatypes import Compression
+from .record import record
 from .safety import Finding, SafetyChecker
 from .tarwalk import BLOCK, TarEntry, TarError, TarStats, TarWalker, _checksum_ok
 
@@ -49,7 +49,7 @@ MAX_SCANS = 8
 _SCAN_SLOTS = threading.BoundedSemaphore(MAX_SCANS)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BlobScan:
     """What one read of a blob found. No path or descriptor context: the caller adds that."""
 
@@ -67,7 +67,7 @@ class BlobScan:
     unsupported: UnsupportedCompression | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ScanOptions:
     max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED
     keep: int = 0  # keep the content of blobs up to this many bytes (metadata in a stream)

@@ -4,7 +4,6 @@ and nothing an export names can become markup. The browser half is test_html_bro
 
 from __future__ import annotations
 
-import dataclasses
 import gzip
 import io
 import re
@@ -19,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from ocianalyze import Options, open_export, verify
+from ocianalyze import Options, open_export, record, verify
 from ocianalyze.analysis import Report, summarize
 from ocianalyze.report import REPORT, ReportFormat
 from ocianalyze.trust import Evidence, Outcome, SignatureFormat
@@ -254,7 +253,7 @@ def test_signatures_are_shown_when_the_report_carries_them() -> None:
         ),
     )
     trust = TrustResult(evidence, tuple(() for _ in base.images), (), (), ("pinned: ok",))
-    html = REPORT[ReportFormat.HTML](dataclasses.replace(base, trust=trust))
+    html = REPORT[ReportFormat.HTML](record.replace(base, trust=trust))
     page = Page(html)
     rows = page.rows["signature-row"]
     assert len(rows) == 2

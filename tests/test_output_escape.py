@@ -3,13 +3,12 @@ keeps it exact.
 
 The escapes are those of GNU ``ls --quoting-style=escape``, written out by hand below. The
 forgery test poisons every string field of a real report model (a generic walk over the
-dataclasses, so a field added later is poisoned too) and checks each renderer: no control
+records, so a field added later is poisoned too) and checks each renderer: no control
 character on any line, and as many lines as the same model with harmless strings gives.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import json
 import re
@@ -18,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from ocianalyze import Options, open_export, verify
+from ocianalyze import Options, open_export, record, verify
 from ocianalyze.analysis import Report, summarize
 from ocianalyze.digest import Digest
 from ocianalyze.errors import InvalidDigest, Kind, Problem
@@ -67,7 +66,7 @@ def test_digests_cannot_carry_control_characters(bad: str) -> None:
 
 
 def _rewrite(obj: Any, change: Any, seen: dict[int, Any]) -> Any:
-    """``obj`` with ``change`` applied to every str inside (dataclasses, tuples, lists, dicts).
+    """``obj`` with ``change`` applied to every str inside (records, tuples, lists, dicts).
 
     The same object always maps to the same new object: renderers match images by identity."""
     if id(obj) in seen:
@@ -77,13 +76,9 @@ def _rewrite(obj: Any, change: Any, seen: dict[int, Any]) -> Any:
         pass
     elif isinstance(obj, str):
         out = change(obj)
-    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        values = {
-            f.name: _rewrite(getattr(obj, f.name), change, seen)
-            for f in dataclasses.fields(obj)
-            if f.init
-        }
-        out = dataclasses.replace(obj, **values)
+    elif record.is_record(obj) and not isinstance(obj, type):
+        values = {n: _rewrite(getattr(obj, n), change, seen) for n in record.fields(obj)}
+        out = record.replace(obj, **values)
     elif isinstance(obj, tuple | list):
         out = type(obj)(_rewrite(x, change, seen) for x in obj)
     elif isinstance(obj, dict):
@@ -105,7 +100,7 @@ def _report(sample: str) -> Report:
     export = open_export(str(SAMPLES / sample), scan_stream=True, opts=scan)
     report = summarize(verify(export, Options(jobs=1, scan=scan)), top=3)
     found = Problem(Kind.MISSING_BLOB, "sha256:" + "ab" * 32, "blobs/sha256/ab", "not found")
-    return dataclasses.replace(report, problems=(*report.problems, found), ok=False)
+    return record.replace(report, problems=(*report.problems, found), ok=False)
 
 
 def _check_lines(clean: str, poisoned: str) -> None:
@@ -128,9 +123,9 @@ def test_no_renderer_prints_a_control_character_or_a_forged_line(sample: str) ->
     renderers = [*INSPECT.values(), *VERIFY.values(), *REPORT.values()]
     for render in renderers:
         _check_lines(render(clean), render(dirty))
-    inspect_only = dataclasses.replace(dirty, verified=False)
+    inspect_only = record.replace(dirty, verified=False)
     _check_lines(
-        INSPECT[Format.TEXT](dataclasses.replace(clean, verified=False)),
+        INSPECT[Format.TEXT](record.replace(clean, verified=False)),
         INSPECT[Format.TEXT](inspect_only),
     )
     assert "\\033[31mFORGED\\a\\r" in REPORT[ReportFormat.TEXT](dirty)

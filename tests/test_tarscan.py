@@ -21,7 +21,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from ocianalyze import tarwalk
+from ocianalyze import record, tarwalk
 from ocianalyze.tarwalk import TarError, TarWalker
 
 needs_c = pytest.mark.skipif(not tarwalk.ACCELERATED, reason="C header loop not built")
@@ -36,8 +36,8 @@ def outcome(data: bytes, cuts: list[int], accelerated: bool, visit: bool = True)
             walker.feed(piece)
         stats = walker.finish()
     except TarError as exc:
-        return ("error", exc.kind, str(exc), repr(seen), repr(dataclasses.astuple(walker.stats)))
-    return ("ok", repr(seen), repr(dataclasses.astuple(stats)))  # repr: NaN mtimes compare
+        return ("error", exc.kind, str(exc), repr(seen), repr(record.astuple(walker.stats)))
+    return ("ok", repr(seen), repr(record.astuple(stats)))  # repr: NaN mtimes compare
 
 
 def assert_same(data: bytes, cuts: list[int] | None = None) -> tuple:

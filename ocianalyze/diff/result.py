@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from typing import NamedTuple
+
+from ..record import record
 
 SCHEMA_VERSION = 1
 
@@ -66,7 +67,7 @@ class FileChange(NamedTuple):
         return max(self.old.size if self.old else 0, self.new.size if self.new else 0)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FileDiff:
     """Every path added, removed or changed, in path order (a directory before its subtree).
     ``unchanged``: paths present in both and equal."""
@@ -78,7 +79,7 @@ class FileDiff:
         return sum(1 for c in self.changes if c.change is change)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LayerChange:
     status: BlobStatus
     old_digest: str | None
@@ -88,7 +89,7 @@ class LayerChange:
     new_size: int | None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ConfigChange:
     """One config field that differs: ``field`` is ``cmd``, ``entrypoint``, ``user``,
     ``workdir``, ``exposed_ports``, ``volumes``, ``history`` (the created_by lines), or
@@ -99,7 +100,7 @@ class ConfigChange:
     new: str | list[str] | None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SizeChange:
     """One measure of an image, in bytes: ``size`` (stored layers), ``uncompressed_size``,
     ``disk_bytes`` (see the README's Sizes). None where a layer could not be measured."""
@@ -113,7 +114,7 @@ class SizeChange:
         return None if self.old is None or self.new is None else self.new - self.old
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ImageRef:
     """An image as the diff names it: its name (first ref, or digest), platform, manifest
     digest (the config digest for a legacy save), stored layer bytes and config digest."""
@@ -125,7 +126,7 @@ class ImageRef:
     config: str = ""  # equal to ``digest`` when the export has no manifest (legacy save)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ImageDiff:
     old: ImageRef
     new: ImageRef
@@ -155,14 +156,14 @@ class ImageDiff:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MissingBlob:
     digest: str
     size: int
     media_type: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Delta:
     """What must cross to a site holding ``held`` digests so it has every blob of NEW:
     the blobs of NEW it lacks, their bytes, and NEW's bytes in all (distinct blobs:
@@ -183,7 +184,7 @@ class Delta:
         return 1.0 if not self.total_bytes else 1 - self.missing_bytes / self.total_bytes
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ExportDiff:
     old_path: str
     new_path: str

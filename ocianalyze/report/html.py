@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..analysis import ImageAnalysis, Report
@@ -25,6 +24,7 @@ from ..digest import Digest
 from ..errors import OciError
 from ..footprint import Footprint, footprint
 from ..model import ExportModel, Image, ManifestKind
+from ..record import record
 from .escape import printable
 from .units import human
 
@@ -79,7 +79,7 @@ def require_extra() -> None:
         ) from None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SharedUse:
     """One distinct layer of the export's images (by diff_id, as footprint counts them) and
     the images that use it (their ``image_label``). Sizes in bytes; ``disk_bytes``
@@ -92,12 +92,12 @@ class SharedUse:
     images: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Export:
     model: ExportModel
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Scanned:
     """The two attributes ``footprint()`` reads of a verification, rebuilt from a ``Report``
     (a renderer sees the report only): the export's model and every layer's scan."""

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Protocol
 
 from ..digest import Digest
 from ..errors import BadManifest, Unreadable
 from ..model import MAX_METADATA_BYTES, ExportModel
+from ..record import field, record
 
 
 class ExportFormat(str, enum.Enum):
@@ -66,7 +66,7 @@ def read_small(storage: Storage, name: str, limit: int = MAX_METADATA_BYTES) -> 
     return data
 
 
-@dataclass(frozen=True)
+@record
 class Observed:
     """What reading a metadata blob found: the digest of its bytes (by the algorithm of the
     descriptor that named it) and its length in bytes."""
@@ -75,7 +75,7 @@ class Observed:
     size: int
 
 
-@dataclass(frozen=True)
+@record
 class Export:
     """An opened export: its model, its storage, and where each referenced blob lives.
 

@@ -18,7 +18,6 @@ import os
 import stat
 import weakref
 from collections import deque
-from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import Unreadable, UnsafePath
@@ -57,7 +56,7 @@ class DirStorage:
     a context manager) to release the root descriptor. Safe to use from several threads.
     """
 
-    def __init__(self, root: Path, where: str) -> None:
+    def __init__(self, root: str | os.PathLike[str], where: str) -> None:
         self.where = where
         try:
             self._fd = os.open(root, _ROOT_FLAGS)
@@ -66,8 +65,8 @@ class DirStorage:
         self._closer = weakref.finalize(self, os.close, self._fd)
         # Used only to tell whether ".." above the root or an absolute link comes back in;
         # never opened, so a rename of it can at worst refuse a name, never read outside.
-        self.root = Path(os.path.realpath(root))
-        self._root_parts = tuple(p for p in self.root.parts[1:])
+        self.root = os.path.realpath(root)  # absolute, no "..", no symlink, no "//"
+        self._root_parts = tuple(p for p in self.root.split("/") if p)
 
     def close(self) -> None:
         """Release the root descriptor. Streams already opened stay readable."""

@@ -246,6 +246,6 @@ def _same_layers(image: Image, entry: dict[str, Any]) -> bool:
 
 
 def _with_refs(image: Image, more: tuple[str, ...]) -> Image:
-    import dataclasses
+    from ..record import replace
 
-    return dataclasses.replace(image, refs=image.refs + more)
+    return replace(image, refs=image.refs + more)

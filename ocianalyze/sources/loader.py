@@ -11,7 +11,6 @@ and the rest of the export is still loaded.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from .. import mediatypes as mt
@@ -32,6 +31,7 @@ from ..model import (
     parse_index,
     parse_manifest,
 )
+from ..record import field, record
 from .base import Observed, Storage, read_small
 
 MAX_DEPTH = 8  # nested indexes deeper than this are refused
@@ -40,7 +40,7 @@ REF_NAME = "org.opencontainers.image.ref.name"
 CONTAINERD_NAME = "io.containerd.image.name"
 
 
-@dataclass
+@record(frozen=False)
 class _Node:
     """One manifest or index digest met while walking, parsed once."""
 

@@ -44,7 +44,7 @@ class Member(NamedTuple):
     """One member of the outer tar. ``offset``: where its data starts, in bytes from the
     start of the archive; ``size``: its data's length in bytes; ``link``: a symlink's or
     hardlink's target, as stored. A named tuple: one is built per member, and a frozen
-    dataclass's __init__ costs several times as much."""
+    record's __init__ costs about twice as much."""
 
     name: str
     type: bytes

@@ -19,7 +19,8 @@ formats live in their own modules, imported only when a signature option is used
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+
+from ..record import field, record
 
 
 class SignatureFormat(str, enum.Enum):
@@ -45,7 +46,7 @@ class Outcome(str, enum.Enum):
     MALFORMED = "malformed"  # cannot be parsed as its format claims
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Evidence:
     """One signature or attestation found in an export (or given with ``--bundle``).
 
@@ -69,7 +70,7 @@ class Evidence:
     reference: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Trust:
     """What the user trusts, from the command line. Paths are as given; nothing is read here.
 

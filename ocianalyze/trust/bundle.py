@@ -16,16 +16,15 @@ Sources: sigstore protobuf-specs ``Bundle``; sigstore-conformance ``bundle-verif
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from ..errors import Kind
 from ..model import Image
+from ..record import record, replace
 from ..sources import Export
 from . import Outcome, SignatureFormat, keys, roots
 from .cosign import read_blob
@@ -35,7 +34,7 @@ from .material import Checked, Context, Found, _recorded, invalid, sha256_hex, u
 MEDIA_PREFIX = "application/vnd.dev.sigstore.bundle"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Claims:
     """What a bundle says it signs: the sha256 digests (``sha256:<hex>``) and, for an
     attestation, the in-toto predicate type."""
@@ -271,7 +270,7 @@ def find(export: Export, ctx: Context) -> Iterator[Found]:
                     carrier=image,
                 )
                 continue
-            yield dataclasses.replace(_found(data, attached, source, ctx), carrier=image)
+            yield replace(_found(data, attached, source, ctx), carrier=image)
 
 
 def _found(data: bytes, target: str | None, source: str, ctx: Context) -> Found:

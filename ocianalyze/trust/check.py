@@ -10,11 +10,10 @@ image that no counted signature covers (``unsigned``).
 
 from __future__ import annotations
 
-import dataclasses
-
 from ..digest import Digest
 from ..errors import Kind, Problem, Severity
 from ..model import Image, ManifestKind
+from ..record import replace
 from ..sources import Export
 from ..verify import Verification
 from . import Evidence, Outcome, SignatureFormat, Trust, bundle, cosign, pins, simplesign
@@ -155,7 +154,7 @@ class _Tie:
         if ev.outcome is Outcome.VERIFIED and (
             ev.subject is None or not self.subject_good(ev.subject)
         ):
-            return dataclasses.replace(ev, outcome=Outcome.UNVERIFIED_BYTES, reason=_UNVERIFIED)
+            return replace(ev, outcome=Outcome.UNVERIFIED_BYTES, reason=_UNVERIFIED)
         return ev
 
     def judge(self, f: Found, trust: Trust) -> tuple[Evidence, list[Problem]]:
@@ -197,19 +196,19 @@ class _Tie:
         if f.carrier is not None and not self.image_good(f.carrier):
             # the signature's own manifest or a blob of it (payload, config) failed: what it
             # says was not read from the bytes the export names
-            c = dataclasses.replace(c, outcome=Outcome.UNVERIFIED_BYTES, reason=_CARRIER)
+            c = replace(c, outcome=Outcome.UNVERIFIED_BYTES, reason=_CARRIER)
             return _evidence(f, c, subject), problems
         if not self.subject_good(subject):
             covered = [i for i in self.export.model.images if self.covers(subject, i)]
             partial = any(self.image_good(i) for i in covered) and subject in self.good_names
             why = _VALID_PARTIAL if partial else _UNVERIFIED
-            c = dataclasses.replace(c, outcome=Outcome.UNVERIFIED_BYTES, reason=why)
+            c = replace(c, outcome=Outcome.UNVERIFIED_BYTES, reason=why)
         return _evidence(f, c, subject), problems
 
     def _fail(
         self, f: Found, c: Checked, subject: str | None, outcome: Outcome, why: str, kind: Kind
     ) -> tuple[Evidence, list[Problem]]:
-        ev = _evidence(f, dataclasses.replace(c, outcome=outcome, reason=why), subject)
+        ev = _evidence(f, replace(c, outcome=outcome, reason=why), subject)
         return ev, [_problem(ev, kind)]
 
 

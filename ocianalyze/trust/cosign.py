@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 from ..checks import location
 from ..errors import OciError
 from ..model import DSSE, SIMPLE_SIGNING, Descriptor, Image
+from ..record import replace
 from ..sources import Export
 from ..sources.base import read_small
 from . import SignatureFormat

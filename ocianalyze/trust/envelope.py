@@ -10,8 +10,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass
 from typing import Any
+
+from ..record import record
 
 IN_TOTO_PAYLOAD = "application/vnd.in-toto+json"
 STATEMENT_TYPES = frozenset(
@@ -33,7 +34,7 @@ def loads(data: bytes | str) -> Any:
         raise Malformed("JSON nested too deeply") from None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Envelope:
     """A DSSE envelope: ``payload`` decoded, its type, and each signature decoded."""
 
@@ -47,7 +48,7 @@ class Envelope:
         return b"DSSEv1 %d %s %d %s" % (len(t), t, len(self.payload), self.payload)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Statement:
     """An in-toto statement: the sha256 digests of its subjects (``sha256:<hex>``) and its
     predicate type."""

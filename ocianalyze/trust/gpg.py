@@ -23,10 +23,10 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import OciError, Unreadable
+from ..record import record
 
 GPG_TIMEOUT = 60.0  # seconds for one gpg run: a signature is a few hundred bytes
 MAX_PAYLOAD = 4 << 20  # bytes of signed data read back: containers/image's signature bound
@@ -101,7 +101,7 @@ class Status(enum.Enum):
     ERROR = "error"  # gpg could not check it (ERRSIG with another code, a damaged packet)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Verdict:
     """One ``gpg --decrypt`` of a signed message. ``fingerprint``: the primary key's (GOOD), or
     the issuer's fingerprint or long key ID gpg names (NO_KEY, BAD); ``payload``: the signed

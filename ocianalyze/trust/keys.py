@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from dataclasses import dataclass
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -15,11 +14,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from ..errors import OciError
+from ..record import record
 from .files import read_given
 from .gpg import MAX_KEY_FILE, KeyKind, key_kind
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PublicKey:
     """A PEM public key: ECDSA P-256/P-384, RSA or Ed25519. ``fingerprint`` is
     ``SHA256:<unpadded base64 of sha256(DER SubjectPublicKeyInfo)>``, as ssh-keygen prints

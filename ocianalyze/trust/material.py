@@ -14,18 +14,18 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
 
 from ..errors import Kind, OciError
 from ..model import Image
+from ..record import record
 from . import Outcome, SignatureFormat, Trust, keys, roots
 from .envelope import Malformed, b64, loads
 
 
-@dataclass(frozen=True)
+@record
 class Context:
     """What the user trusts, loaded once: the PEM keys and the trusted root."""
 
@@ -55,7 +55,7 @@ class Context:
         return named and roots.matches(issuer, t.issuer, t.issuer_regexp)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Checked:
     """The verdict on one signature before it is tied to the export's bytes.
 
@@ -78,7 +78,7 @@ def untrusted(reason: str, **kw: Any) -> Checked:
     return Checked(Outcome.UNTRUSTED, reason, kind=Kind.SIGNATURE_UNTRUSTED, **kw)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Material:
     """One signature and what comes with it.
 
@@ -269,7 +269,7 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Found:
     """A signature or attestation found, checked, not yet tied to the export's bytes.
 

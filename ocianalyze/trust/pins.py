@@ -18,10 +18,10 @@ A pin passes only when the digest is in the export and verified in this run.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from ..digest import Digest
 from ..errors import InvalidDigest, Kind, Problem, Unreadable
+from ..record import record
 from ..sources import Export
 from . import repoinfo
 
@@ -30,7 +30,7 @@ _DIGEST_LIKE = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[A-Za-z0-9=_-]+")
 _LINE = re.compile(r"(?P<ref>\S+)@(?P<digest>\S+)")
 
 
-@dataclass(frozen=True)
+@record
 class Pin:
     """One thing a spec pins: ``label`` for people (a ref, a page's tag), ``digests`` of which
     one must be in the export (the first is what the tag names), ``image_ids`` the config

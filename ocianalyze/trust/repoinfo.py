@@ -11,17 +11,17 @@ manifest); each platform (a ``###`` heading) has its own pull line naming its ma
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 from ..digest import Digest
 from ..errors import InvalidDigest
+from ..record import field, record
 
 _HEADING = re.compile(r"(#{1,3}) +(.*?)\s*$")
 _PULL = re.compile(r"^\$ docker pull \S+@(?P<digest>[a-z0-9]+:[0-9a-fA-F]{32,})\s*$")
 _IMAGE_ID = re.compile(r"^\s*-\s+Image ID:\s*`(?P<digest>[a-z0-9]+:[0-9a-fA-F]{32,})`")
 
 
-@dataclass
+@record(frozen=False)
 class Section:
     """One tag of a page: ``title`` as written, ``head`` the digest the tag's pull line names
     (None when the page gives none), ``platforms`` the platform manifests' digests, and

@@ -3,13 +3,12 @@ the report and the analysis import this module whether or not a trust option was
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..errors import Problem
+from ..record import record
 from . import Evidence
 
 
-@dataclass(frozen=True)
+@record
 class TrustResult:
     """``evidence``: every signature and attestation found (or given with ``--bundle``);
     ``per_image``: for each image of the model, in order, the evidence whose subject is its

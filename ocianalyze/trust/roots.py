@@ -13,13 +13,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from ..errors import OciError
+from ..record import field, record
 from . import keys
 from .envelope import Malformed, b64, loads
 
@@ -30,14 +30,14 @@ _ISSUER_V2 = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.8")
 _OTHERNAME_SAN = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.7")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LogKey:
     key: Any
     start: dt.datetime | None
     end: dt.datetime | None
 
 
-@dataclass(frozen=True)
+@record
 class TrustRoot:
     """What a trusted root file holds that this package checks: Rekor keys by log ID (the
     sha256 of the key's DER) and the Fulcio CA certificates."""
