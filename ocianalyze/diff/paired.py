@@ -90,11 +90,21 @@ class _Side:
 def _read(
     batch: list[tuple[_Side, Work]], threads: int, progress: Callable[[int], None] | None
 ) -> None:
-    """Scan a batch (jobs of either side), largest first, and record each outcome."""
+    """Scan a batch (jobs of either side), largest first, and record each outcome. As
+    ``verify.prepare`` decides for a whole export: a layer gets a second thread of its own
+    only when there are more threads than layers in the batch."""
     batch.sort(key=lambda sw: -sw[0].sizes.get(sw[1][1][0][0], 0))
-    outcomes = scan_jobs([work for _, work in batch], threads, progress)
+    split = threads > sum(1 for _, (_, (_, how), _) in batch if how is not Read.HASH)
+    work = [(x, item, _split(opts, split)) for _, (x, item, opts) in batch]
+    outcomes = scan_jobs(work, threads, progress)
     for (side, _), outcome in zip(batch, outcomes, strict=True):
         side.outcomes[outcome[0]] = outcome
+
+
+def _split(opts: Options, split: bool) -> Options:
+    if opts.scan.split == split:
+        return opts
+    return dataclasses.replace(opts, scan=dataclasses.replace(opts.scan, split=split))
 
 
 def _pair(
