@@ -22,6 +22,7 @@ from ocianalyze import cli, walker
 from ocianalyze.entries import EntryTable
 
 from . import exports as ex
+from .conftest import run_cli
 
 K = 4  # platforms per side (paired)
 N = 40  # files in each platform's own layer
@@ -127,3 +128,21 @@ def test_an_unpaired_layer_is_still_verified(
     assert code == 1
     assert "diff_id" in captured.err, captured.err
     assert census.made == 2 * (K + 1)
+
+
+def test_a_stream_side_gives_the_same_diff(tmp_path: Path) -> None:
+    """NEW read from standard input, a tarball compressed whole (scanned as it passes, before
+    any pairing is known), gives the diff NEW's directory gives: only its path and format
+    differ."""
+    old = write(tmp_path, False)
+    new = write(tmp_path, True)
+    files = {str(p.relative_to(new)): p.read_bytes() for p in new.rglob("*") if p.is_file()}
+    stream = ex.gz(ex.to_tar(ex.Written(files=files)))
+    by_dir = run_cli("diff", "--format", "json", str(old), str(new))
+    by_stream = run_cli("diff", "--format", "json", str(old), "-", stdin=stream)
+    assert (by_dir.code, by_stream.code) == (1, 1), by_stream.err
+    a, b = by_dir.json(), by_stream.json()
+    assert b["new"]["path"] == "-"
+    a.pop("new"), b.pop("new")
+    assert a == b
+    assert len(a["images"]) == K
