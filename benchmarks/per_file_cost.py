@@ -105,11 +105,26 @@ def run(args: list[str], ok: int = 0) -> tuple[float, int]:
     return time.perf_counter() - start, usage.ru_maxrss * 1024
 
 
+def diff_inputs(n: int) -> list[Path]:
+    """OLD, NEW with one file changed, NEW with a tenth changed, then OLD and NEW of K = 1
+    and K = 4 platforms of n/4 files each (one file changed in each platform)."""
+    out = [
+        build(n),
+        build_index(f"many-files-{n}-one-changed", [n], -1),
+        build_index(f"many-files-{n}-tenth-changed", [n], 1),
+    ]
+    for k in (1, 4):
+        out.append(build_index(f"platforms-{k}x{n // 4}-old", [n // 4] * k, 0))
+        out.append(build_index(f"platforms-{k}x{n // 4}-new", [n // 4] * k, -1))
+    return out
+
+
 def diff_costs(n: int) -> None:
     """diff's memory per merged-view file and per changed path, and across platforms."""
-    old = build(n)
-    one = build_index(f"many-files-{n}-one-changed", [n], -1)
-    tenth = build_index(f"many-files-{n}-tenth-changed", [n], 1)
+    # Built in a child process: a child's ru_maxrss starts at its parent's peak RSS (the
+    # kernel carries the high-water mark over exec), and building holds whole tars.
+    subprocess.run([sys.executable, __file__, "--diff-build", str(n)], check=True)
+    old, one, tenth, *platforms = diff_inputs(n)
     _, v_rss = run(["verify", "--quiet", str(old)])
     _, one_rss = run(["diff", "--quiet", "--format", "json", str(old), str(one)], ok=1)
     _, tenth_rss = run(["diff", "--quiet", "--format", "json", str(old), str(tenth)], ok=1)
@@ -121,15 +136,16 @@ def diff_costs(n: int) -> None:
     print(f"diff: {(one_rss - v_rss) / (2 * n):.0f} bytes per file of one image's merged view")
     print(f"diff: {(tenth_rss - one_rss) / changes:.0f} bytes per changed path (JSON output)")
     per = n // 4
-    for k in (1, 4):
-        a = build_index(f"platforms-{k}x{per}-old", [per] * k, 0)
-        b = build_index(f"platforms-{k}x{per}-new", [per] * k, -1)
+    for k, a, b in ((1, *platforms[:2]), (4, *platforms[2:])):
         _, rss = run(["diff", "--quiet", "--format", "json", str(a), str(b)], ok=1)
         print(f"diff of {k} platform(s) of {per} files each, one changed in each: ", end="")
         print(f"peak RSS {rss / 2**20:.1f} MiB")
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--diff-build"]:
+        diff_inputs(int(sys.argv[2]))
+        return
     if sys.argv[1:2] == ["--diff"]:
         diff_costs(int(sys.argv[2]) if len(sys.argv) > 2 else 200_000)
         return
