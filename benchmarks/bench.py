@@ -758,7 +758,8 @@ def groups(root: Path) -> list[Group]:
 def diff_group(root: Path) -> Group:
     """diff's cost: both exports verified with every file's content hashed, and the merged
     filesystems compared path by path (16,534 paths of the one-layer image, 10,115 of the
-    four-layer one), next to verifying the two exports one after the other."""
+    four-layer one), next to verifying the two exports one after the other. diff's memory per
+    file and per changed path: ``python benchmarks/per_file_cost.py --diff``."""
     one, four = shlex.quote(str(root / "gzip")), shlex.quote(str(root / "gzip4"))
     cmd = f"{sys.executable} -m ocianalyze"
     return Group(

@@ -891,17 +891,31 @@ def diff_cmd(
     if [old, new, *(have or [])].count("-") > 1:  # the second reader would find it drained
         raise _bad("standard input (-) can be only one of OLD, NEW and --have")
     with _guard(old):
-        from .diff import diff_exports
         from .diff.delta import read_held
+        from .diff.paired import diff_by_pairs
         from .listing import choose_image
         from .report.diff import RENDERERS, problem_lines
+        from .verify import Options, open_export
+        from .walker import ScanOptions
 
         held = set().union(*map(read_held, have or []))
-        ov, nv = (_verify(p, jobs, False, quiet, limit, True, hashes=True) for p in (old, new))
-        chosen = None
-        if image:
-            chosen = (choose_image(ov.export, image[0]), choose_image(nv.export, image[-1]))
-        result = diff_exports(ov, nv, chosen=chosen, platform=platform, held=held, top=top)
+        # As _verify, but both exports opened first and read pair by pair (diff.paired).
+        threads = _jobs(jobs)
+        scan = ScanOptions(max_uncompressed=limit, collect_entries=True, split=threads > 1,
+                           hash_files=True)  # fmt: skip
+        if not (os.path.isdir(old) and os.path.isdir(new)):  # noqa: PTH112 (start-up, as above)
+            _keep_freed_buffers()
+        with _progress(quiet, None) as bar:
+            ox, nx = (open_export(p, opts=scan, progress=bar.update) for p in (old, new))
+            if _blob_bytes(ox) + _blob_bytes(nx) >= _TUNE_FROM:
+                _keep_freed_buffers()
+            bar.reset(total=_blob_bytes(ox) + _blob_bytes(nx))
+            chosen = None
+            if image:
+                chosen = (choose_image(ox, image[0]), choose_image(nx, image[-1]))
+            result, ov, nv = diff_by_pairs(ox, nx, Options(jobs=threads, scan=scan),
+                                           chosen=chosen, platform=platform, held=held, top=top,
+                                           progress=bar.update)  # fmt: skip
         if platform and not (result.images or result.added or result.removed):  # a typo
             raise OciError(f"--platform {platform}", "no image of it in OLD or in NEW")
         _emit(RENDERERS[fmt.value](result))

@@ -14,7 +14,7 @@ import hashlib
 import io
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 from . import checks
 from . import mediatypes as mt
@@ -175,6 +175,8 @@ def inspect(export: Export) -> Export:
 
 Job = tuple[Digest, str]  # a blob and the storage name it is read from
 Outcome = tuple[Job, BlobScan | None, Problem | None]  # one job's scan, or why it failed
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 def plan(export: Export, images: tuple[Image, ...], fast: bool) -> dict[Job, Read]:
@@ -357,6 +359,30 @@ def _scan_one(
         return scan(stream, algorithm, layer=WALKER_MODE[how], opts=opts.scan)
 
 
+def schedule(planned: Planned) -> list[tuple[Job, Read]]:
+    """Every job of ``planned`` in the order ``verify`` reads them (largest layer first).
+    ``conclude`` handed the outcomes in this order reports the problems as ``verify`` does,
+    whatever order a caller read the blobs in (``diff`` reads them pair by pair)."""
+    return _largest_first(planned.images, planned.jobs)
+
+
+Work = tuple[Export, tuple[Job, Read], Options]  # a job of some export, and its scan options
+
+
+def scan_jobs(
+    work: list[Work], threads: int, progress: Callable[[int], None] | None = None
+) -> list[Outcome]:
+    """Scan each job of ``work`` (jobs of one or several exports, each with its own options)
+    on ``threads`` threads, as ``verify`` does; the outcomes in the order given. For a caller
+    that reads an export's blobs in batches of its own, then hands every outcome to
+    ``conclude``."""
+
+    def run(item: Work) -> Outcome:
+        return scan_job(item[0], item[1], item[2], progress)
+
+    return list(_map(run, work, threads))
+
+
 def _largest_first(images: tuple[Image, ...], jobs: dict[Job, Read]) -> list[tuple[Job, Read]]:
     sizes = {d.digest: d.size for img in images for d in img.layers}
     return sorted(jobs.items(), key=lambda kv: -sizes.get(kv[0][0], 0))
@@ -379,11 +405,7 @@ def _unreferenced(export: Export) -> tuple[str, ...]:
     )
 
 
-def _map(
-    fn: Callable[[tuple[Job, Read]], tuple[Job, BlobScan | None, Problem | None]],
-    items: list[tuple[Job, Read]],
-    jobs: int,
-) -> Iterator[tuple[Job, BlobScan | None, Problem | None]]:
+def _map(fn: Callable[[_T], _R], items: list[_T], jobs: int) -> Iterator[_R]:
     """``map(fn, items)`` on ``jobs`` threads, results in order. Not concurrent.futures: it
     and the logging it imports cost 3 ms of every start, for a dozen lines."""
     if jobs <= 1 or len(items) <= 1:

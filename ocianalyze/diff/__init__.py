@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from ..analysis import LayerFacts, layer_facts, totals
 from ..entries import EntryTable
 from ..model import Image, ManifestKind, Platform
+from ..sources.base import Export
 from ..verify import Verification
 from .config import compare_config, read_fields
 from .delta import delta, held_by
@@ -175,12 +176,52 @@ def compare_image(old: Image, new: Image, ov: Verification, nv: Verification) ->
     )
 
 
-def _images(v: Verification, platform: str | None) -> list[Image]:
+def _images(export: Export, platform: str | None) -> list[Image]:
     return [
         i
-        for i in v.export.model.images
+        for i in export.model.images
         if i.kind is ManifestKind.IMAGE and (platform is None or platform_of(i) == platform)
     ]
+
+
+Pairing = tuple[list[tuple[Image, Image]], list[Image], list[Image]]  # pairs, added, removed
+
+
+def pairing(
+    old: Export,
+    new: Export,
+    chosen: tuple[Image, Image] | None = None,
+    platform: str | None = None,
+) -> Pairing:
+    """The images to compare (pairs, in the new export's order), and those only NEW (added)
+    or only OLD (removed) has: ``chosen`` alone when given, else ``pair_images`` over the
+    runnable images (of ``platform`` when given)."""
+    if chosen is not None:
+        return [chosen], [], []
+    return pair_images(_images(old, platform), _images(new, platform))
+
+
+def assemble(
+    old: Export,
+    new: Export,
+    paired: Pairing,
+    images: Iterable[ImageDiff],
+    held: set[str] | None = None,
+    top: int = 10,
+) -> ExportDiff:
+    """The export diff from the pairing and each pair's ``compare_image``, in pair order."""
+    _, added, removed = paired
+    return ExportDiff(
+        old.path,
+        new.path,
+        str(getattr(old.format, "value", old.format)),
+        str(getattr(new.format, "value", new.format)),
+        tuple(images),
+        tuple(map(image_ref, added)),
+        tuple(map(image_ref, removed)),
+        delta(new.model, held_by(old.model) | (held or set())),
+        top,
+    )
 
 
 def diff_exports(
@@ -198,21 +239,8 @@ def diff_exports(
     that platform (``os/arch[/variant]``). ``held``: digests the receiving site holds besides
     OLD's blobs, for the transfer delta. ``top``: how many of the largest changes the text and
     markdown renderers show. Attestations, signatures and artifacts are not paired: their
-    blobs count in the delta."""
-    added: list[Image] = []
-    removed: list[Image] = []
-    if chosen is not None:
-        pairs = [chosen]
-    else:
-        pairs, added, removed = pair_images(_images(old, platform), _images(new, platform))
-    return ExportDiff(
-        old.export.path,
-        new.export.path,
-        str(getattr(old.export.format, "value", old.export.format)),
-        str(getattr(new.export.format, "value", new.export.format)),
-        tuple(compare_image(o, n, old, new) for o, n in pairs),
-        tuple(map(image_ref, added)),
-        tuple(map(image_ref, removed)),
-        delta(new.export.model, held_by(old.export.model) | (held or set())),
-        top,
-    )
+    blobs count in the delta. Every layer's entry table is alive at once here: ``paired``
+    (``diff_by_pairs``) reads and compares pair by pair instead."""
+    paired = pairing(old.export, new.export, chosen, platform)
+    images = (compare_image(o, n, old, new) for o, n in paired[0])
+    return assemble(old.export, new.export, paired, images, held, top)
