@@ -521,7 +521,10 @@ class TarWalker:
         self._skip = 0  # file data (and padding) still to pass over
         self._padding = 0  # how much of _skip is padding: a stream may end inside it
         self._want = BLOCK  # bytes the next step takes
-        self._step: Callable[[bytes], None] = self._header
+        # The state's handler, kept as the class's function, not as a bound method: a bound
+        # method stored on the walker would be a reference cycle, and the walker (with the
+        # entry table its callbacks fill) would then be freed only by the cycle collector.
+        self._step: Callable[[TarWalker, bytes], None] = TarWalker._header
         self._plain = True  # at a header with nothing pending: the C loop may take over
         self._pax: dict[bytes, bytes] | None = None  # the last 'x' header's records
         self._long_name = b""
@@ -566,7 +569,7 @@ class TarWalker:
             if not self._pending and n - pos >= want:  # the common case: no copy to a buffer
                 self._offset_at = self._offset + pos
                 pos += want
-                self._step(view[pos - want : pos])
+                self._step(self, view[pos - want : pos])
                 continue
             take = min(want - len(self._pending), n - pos)
             self._pending += view[pos : pos + take]
@@ -575,7 +578,7 @@ class TarWalker:
                 data = bytes(self._pending)
                 self._pending.clear()
                 self._offset_at = self._offset + pos - want
-                self._step(data)
+                self._step(self, data)
         self._offset += n
 
     def _flush(self) -> None:
@@ -641,7 +644,7 @@ class TarWalker:
         and ``clean_end`` tells whether the end-of-archive blocks were there."""
         if self.stats.clean_end:
             return self.stats
-        if self._skip > self._padding or self._pending or self._step != self._header:
+        if self._skip > self._padding or self._pending or self._step is not TarWalker._header:
             raise TarError("truncated", "tar stream ends inside an entry")
         # Only padding (or nothing) is missing after the last entry: umoci 0.4 writes such
         # tars and Go's reader accepts them, so the caller reports a missing end marker.
@@ -676,7 +679,7 @@ class TarWalker:
                 raise self._bad(f"extended header too large ({size} bytes)")
             self._plain = False
             self._special, self._after = typeflag, -size % BLOCK
-            self._want, self._step = size, self._special_done
+            self._want, self._step = size, TarWalker._special_done
             if size == 0:
                 self._special_done(b"")
             return
@@ -685,7 +688,7 @@ class TarWalker:
     def _special_done(self, data: bytes) -> None:
         """A PAX header or GNU long name or link read whole: it applies to the next entry
         (each replacing the one of its kind before it, as in Go)."""
-        self._want, self._step = BLOCK, self._header
+        self._want, self._step = BLOCK, TarWalker._header
         self._skip = self._padding = self._after
         if self._special == ord("L"):
             self._long_name = _cstr(data)
@@ -753,7 +756,7 @@ class TarWalker:
         if smap is not None and (reader is not None or (typeflag == ord("S") and block[482])):
             self._held = _Held(fields8, stored, smap, reader, stored // BLOCK)
             self._plain = False
-            self._want, self._step = BLOCK, self._sparse_block
+            self._want, self._step = BLOCK, TarWalker._sparse_block
             return
         self._emit(fields8, stored, 0, hashable=smap is None)
 
@@ -778,7 +781,7 @@ class TarWalker:
             raise self._bad("invalid GNU sparse map") from None
         if done:
             self._held = None
-            self._want, self._step = BLOCK, self._header
+            self._want, self._step = BLOCK, TarWalker._header
             self._emit(held.fields, held.stored, used * BLOCK)
 
     def _emit(self, fields: _Fields, stored: int, used: int, hashable: bool = False) -> None:

@@ -11,6 +11,7 @@ is timed.
 
 from __future__ import annotations
 
+import gc
 import json
 import weakref
 from pathlib import Path
@@ -76,7 +77,12 @@ def run_diff(
 ) -> tuple[int, Any, Census]:
     census = Census()
     monkeypatch.setattr(walker, "EntryTable", census.table_class())
-    code = cli._run(["diff", "--quiet", "--format", "json", *args])
+    gc.collect()
+    gc.disable()  # a table must be freed when its last user lets go, not by the collector
+    try:
+        code = cli._run(["diff", "--quiet", "--format", "json", *args])
+    finally:
+        gc.enable()
     return code, json.loads(capsys.readouterr().out), census
 
 

@@ -17,7 +17,6 @@ while it is opened, before any pairing is known: its tables are all alive at onc
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable
 
 from ..digest import Digest
@@ -126,12 +125,6 @@ def _pair(
     result = compare_image(images[0], images[1], ov, nv)
     for side in sides:
         side.forget(n)
-    del ov, nv
-    # A tar walker refers to itself (its next step is one of its own bound methods) and to
-    # the table it fills: the table it leaves is freed by the cycle collector, not when the
-    # last scan lets go of it, and a walker that lived through a long layer sits in the
-    # oldest generation, collected rarely. Collect now, before the next pair's tables exist.
-    gc.collect()
     return result
 
 
