@@ -28,7 +28,8 @@
 #define DISK_BLOCK 4096
 
 static PyObject *kind_names[8]; /* indexed by typeflag - '0'; 0 and 7 are "file" */
-static PyObject *empty_str, *dot_str, *wh_prefix, *wh_opaque;
+static PyObject *empty_str, *wh_prefix, *wh_opaque;
+static PyObject *py_normalise; /* tarwalk._normalise, handed over by set_normalise() */
 
 /* A plain octal field: spaces, octal digits, then only spaces and NULs to the end (no digits
  * at all reads 0), which Go's parseOctal reads the same way. Returns 0 and sets *out, or -1
@@ -61,27 +62,43 @@ static PyObject *text(const unsigned char *p, Py_ssize_t len)
     return PyUnicode_DecodeUTF8((const char *)p, field_len(p, len), "surrogateescape");
 }
 
-/* Python's _normalise: drop leading "./" runs, then leading and trailing "/"; "" -> ".". */
-static PyObject *normalise(PyObject *name)
+/* Whether the name is already what Go's filepath.Clean makes of it, relative: no leading "/",
+   "./" or "../", no trailing "/", "/." or "/..", no "//", "/./" or "/../", not "", "." or "..". */
+static int is_clean(PyObject *name)
 {
-    Py_ssize_t len = PyUnicode_GET_LENGTH(name), start = 0, end = len;
+    Py_ssize_t len = PyUnicode_GET_LENGTH(name), i;
     int kind = PyUnicode_KIND(name);
     const void *d = PyUnicode_DATA(name);
 #define CH(i) PyUnicode_READ(kind, d, (i))
-    int lead = len > 0 && (CH(0) == '/' || (len > 1 && CH(0) == '.' && CH(1) == '/'));
-    if (!lead && !(len > 0 && CH(len - 1) == '/')) {
+    if (len == 0 || CH(0) == '/' || CH(len - 1) == '/') return 0;
+    if (CH(0) == '.' && (len == 1 || CH(1) == '/' || (CH(1) == '.' && (len == 2 || CH(2) == '/'))))
+        return 0;
+    for (i = 0; i < len; i++) {
+        if (CH(i) != '/') continue;
+        /* a component after this slash: empty, "." or ".." */
+        if (i + 1 < len && CH(i + 1) == '/') return 0;
+        if (i + 1 < len && CH(i + 1) == '.') {
+            if (i + 2 == len || CH(i + 2) == '/') return 0;
+            if (CH(i + 2) == '.' && (i + 3 == len || CH(i + 3) == '/')) return 0;
+        }
+    }
+#undef CH
+    return 1;
+}
+
+/* Python's _normalise (tarwalk.py): the name itself when it is clean (nearly always), else
+   that function's result, called from here: one rule, one place. */
+static PyObject *normalise(PyObject *name)
+{
+    if (is_clean(name)) {
         Py_INCREF(name);
         return name;
     }
-    while (end - start >= 2 && CH(start) == '.' && CH(start + 1) == '/') start += 2;
-    while (start < end && CH(start) == '/') start++;
-    while (end > start && CH(end - 1) == '/') end--;
-#undef CH
-    if (start == end) {
-        Py_INCREF(dot_str);
-        return dot_str;
+    if (py_normalise == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "_tarscan.set_normalise() was not called");
+        return NULL;
     }
-    return PyUnicode_Substring(name, start, end);
+    return PyObject_CallOneArg(py_normalise, name);
 }
 
 /* The member's full name as Python builds it: the ustar prefix, "/", the name. */
@@ -417,8 +434,19 @@ fail:
     return NULL;
 }
 
+static PyObject *set_normalise(PyObject *self, PyObject *fn)
+{
+    if (!PyCallable_Check(fn)) {
+        PyErr_SetString(PyExc_TypeError, "set_normalise takes a callable");
+        return NULL;
+    }
+    Py_XSETREF(py_normalise, Py_NewRef(fn));
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"walk", walk, METH_VARARGS, "Walk the common tar headers of buf from pos; see the source."},
+    {"set_normalise", set_normalise, METH_O, "The function that cleans a name that is not clean."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -433,9 +461,8 @@ PyMODINIT_FUNC PyInit__tarscan(void)
         if (kind_names[i] == NULL) return NULL;
     }
     empty_str = PyUnicode_InternFromString("");
-    dot_str = PyUnicode_InternFromString(".");
     wh_prefix = PyUnicode_InternFromString(".wh.");
     wh_opaque = PyUnicode_InternFromString(".wh..wh..opq");
-    if (!empty_str || !dot_str || !wh_prefix || !wh_opaque) return NULL;
+    if (!empty_str || !wh_prefix || !wh_opaque) return NULL;
     return PyModule_Create(&module);
 }

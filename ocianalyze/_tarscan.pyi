@@ -1,5 +1,7 @@
 """Types of the optional C header loop; see _tarscan.c."""
 
+from collections.abc import Callable
+
 def walk(
     buf: bytes,
     pos: int,
@@ -9,3 +11,5 @@ def walk(
     stop_at_data: bool = False,
     /,
 ) -> tuple[int, int, int, list[tuple[object, ...]] | None, tuple[int, ...], int | None]: ...
+
+def set_normalise(fn: Callable[[str], str], /) -> None: ...

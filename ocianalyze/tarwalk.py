@@ -14,6 +14,7 @@ that end without their two zero blocks, which real tools (umoci) write and Go ac
 from __future__ import annotations
 
 import hashlib
+import posixpath
 import re
 import struct
 import zlib
@@ -245,13 +246,32 @@ def _format(block: bytes) -> int:
     return _GNU if magic == b"ustar  \0" else _V7
 
 
-def _normalise(name: str) -> str:
-    if not name.startswith(("./", "/")) and not name.endswith("/"):
-        return name  # the common case, kept cheap
-    while name.startswith("./"):
-        name = name[2:]
-    return name.lstrip("/").rstrip("/") or "."
+_UNCLEAN_START = ("/", "./", "../")
+_UNCLEAN_END = ("/", "/.", "/..")
 
+
+def _normalise(name: str) -> str:
+    """The path a runtime writes the member to, relative to the layer's root: Docker's and
+    containerd's appliers set ``hdr.Name = filepath.Clean(hdr.Name)`` and join it to the root,
+    so "/a", "./a", "a/", "a//b", "a/./b" and "a/x/../b" are "a" or "a/b" there. A ".." that
+    climbs above a relative name stays (the safety checks refuse it); above a rooted one it
+    is dropped, as Clean does. The root itself is "."."""
+    if not (
+        name.startswith(_UNCLEAN_START)
+        or name.endswith(_UNCLEAN_END)
+        or "//" in name
+        or "/./" in name
+        or "/../" in name
+        or name in ("", ".", "..")
+    ):
+        return name  # the common case, kept cheap
+    # posixpath.normpath is Go's Clean but for a leading "//", which it keeps (POSIX leaves it
+    # to the system): the lstrip makes every rooted name relative anyway.
+    return posixpath.normpath(name).lstrip("/") or "."
+
+
+if _scan is not None:  # the C loop cleans names through the same function: one rule
+    _scan.set_normalise(_normalise)
 
 _SPARSE_OFFSET, _SPARSE_NUMBYTES = b"GNU.sparse.offset", b"GNU.sparse.numbytes"
 _SPARSE_MAP = b"GNU.sparse.map"

@@ -176,3 +176,23 @@ def test_g12_deep_paths_and_a_whiteout_finish_quickly(tmp_path: Path) -> None:
     assert [line.rsplit("/", 1)[-1] for line in files.out.splitlines()] == [
         f"f{i}" for i in range(4)
     ]
+
+
+def test_unclean_names_are_the_path_the_runtime_writes(tmp_path: Path) -> None:
+    """Docker and containerd clean each name (Go's filepath.Clean) before joining it to the
+    root: "app//y", "./app/./y" and "app/x/../y" all overwrite "app/y", and "app/./.wh.z"
+    whites out "app/z". So the merged view has one "app/y" (the top layer's 300 bytes), the
+    two lower copies are wasted, and "app/z" is gone."""
+    one = layer_tar([("app/y", b"1" * 100), ("app/z", b"z" * 50)])
+    two = layer_tar([("app//y", b"2" * 200), ("./app/./.wh.z", None)])
+    three = layer_tar([("app/x/../y", b"3" * 300)])
+    build_layout(tmp_path, [one, two, three], media_type=TAR)
+    report = run_cli("report", "--format", "json", str(tmp_path), timeout=60)
+    assert report.code == 0, report.err
+    waste = report.json()["images"][0]["waste"]
+    assert (waste["merged_files"], waste["merged_file_bytes"]) == (1, 300)
+    assert waste["wasted_bytes"] == 100 + 200 + 50
+    files = run_cli("files", "--format", "json", str(tmp_path), timeout=60)
+    entries = {e["path"]: e for e in json.loads(files.out)["entries"]}
+    assert set(entries) == {"app/y"}
+    assert entries["app/y"]["size"] == 300

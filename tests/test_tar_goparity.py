@@ -62,7 +62,7 @@ KINDS = {
     for c, k in zip("123456", ["hardlink", "symlink", "char", "block", "dir", "fifo"], strict=True)
 }
 KINDS |= {ord("0"): "file", ord("7"): "file", ord("S"): "file"}
-Shape = tuple[bytes, str, int, bytes, int, int, int, int]
+Shape = tuple[bytes, str, int, bytes, int, int, int, int, bytes]
 
 
 class GoReader:
@@ -115,7 +115,18 @@ def go_shape(entry: dict[str, Any]) -> Shape:
     kind = KINDS.get(entry["typeflag"], "other")
     size = entry["size"] if kind == "file" else 0
     name, link = bytes.fromhex(entry["name"]), bytes.fromhex(entry["linkname"])
-    return (name, kind, size, link, entry["mode"], entry["uid"], entry["gid"], entry["mtime"])
+    applied = bytes.fromhex(entry["applied"])
+    return (
+        name,
+        kind,
+        size,
+        link,
+        entry["mode"],
+        entry["uid"],
+        entry["gid"],
+        entry["mtime"],
+        applied,
+    )
 
 
 def go_outcome(result: dict[str, Any]) -> tuple[list[Shape], bool]:
@@ -158,6 +169,7 @@ def walker_outcome(data: bytes, accelerated: bool, chunk: int) -> tuple[list[Sha
             e.uid,
             e.gid,
             e.mtime,
+            e.name.encode("utf-8", "surrogateescape"),
         )
         for e in seen
     ]
@@ -467,3 +479,44 @@ def test_gnu_tar_sparse_archives_read_as_go_reads_them(go_reader: GoReader, tmp_
 def test_an_empty_stream_is_the_one_refusal_go_does_not_make(go_reader: GoReader) -> None:
     assert go_outcome(go_reader.read([b""])[0]) == ([], True)
     assert walker_outcome(b"", True, 512) == ([], False)
+
+
+# ---- names, as the applier cleans them ----
+
+_PARTS = st.sampled_from(["a", "b", ".", "..", "", ".wh.x", "caf\u00e9"])
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, phases=NO_SHRINK)
+@given(
+    st.lists(
+        st.tuples(st.booleans(), st.lists(_PARTS, min_size=1, max_size=6), st.booleans()),
+        min_size=20,
+        max_size=20,
+    )
+)
+def test_names_are_cleaned_as_the_applier_cleans_them(
+    go_reader: GoReader, names: list[tuple[bool, list[str], bool]]
+) -> None:
+    """Entry names with empty, "." and ".." components, a leading and a trailing "/": the
+    walker's ``name`` is Go's filepath.Clean of it, made relative (main.go ``applied``), so
+    "a//b", "a/./b" and "x/../a/b" are one path in the merged view, as on a runtime's disk."""
+    archives = []
+    for rooted, parts, trailing in names:
+        name = ("/" if rooted else "") + "/".join(parts) + ("/" if trailing else "")
+        archives.append(member(name.encode()[:100] or b"x", b"data") + END)
+    assert_as_go(go_reader, archives)
+
+
+def test_cleaned_names_match_known_values(go_reader: GoReader) -> None:
+    cases = {
+        b"a//b": b"a/b",
+        b"./a/./b/": b"a/b",
+        b"/x/../a": b"a",
+        b"/../a": b"a",  # Clean drops ".." at the root
+        b"../a": b"../a",  # above a relative name it stays (refused as unsafe elsewhere)
+        b"a/..": b".",
+    }
+    archives = [member(n) + END for n in cases]
+    for result, want in zip(go_reader.read(archives), cases.values(), strict=True):
+        assert go_shape(result["entries"][0])[8] == want
+    assert_as_go(go_reader, archives)

@@ -5,7 +5,7 @@
 // {"entries": [...], "error": "...", "in_data": bool} where each entry is what Reader.Next
 // returned; its data is then read to the end (as an applier copies a file; this is where Go
 // checks that a sparse file's map matches its stored data). Names and link names are hex, as
-// they are bytes. "error" is empty when Next ended with io.EOF; "in_data" tells that it came
+// they are bytes; "applied" is the name cleaned as an applier joins it to the root. "error" is empty when Next ended with io.EOF; "in_data" tells that it came
 // from reading the data of the last entry listed. A sparse file's holes read as zeros: an
 // entry longer than 16 MiB is read that far only, and "unchecked" gives the index of the first
 // such entry (or -1), so that a forged logical size of exabytes cannot stall the test.
@@ -18,12 +18,15 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 )
 
 const budget = 1 << 24 // logical bytes read per entry
 
 type entry struct {
 	Name     string `json:"name"`
+	Applied  string `json:"applied"` // the name an applier writes to, relative to the root
 	Typeflag int    `json:"typeflag"`
 	Size     int64  `json:"size"`
 	Linkname string `json:"linkname"`
@@ -38,6 +41,16 @@ type result struct {
 	Error     string  `json:"error"`
 	InData    bool    `json:"in_data"`
 	Unchecked int     `json:"unchecked"`
+}
+
+// applied is the path Docker's and containerd's appliers write a member to, relative to the
+// layer's root: both set hdr.Name = filepath.Clean(hdr.Name) and join it to the root.
+func applied(name string) string {
+	clean := strings.TrimLeft(filepath.Clean(name), "/")
+	if clean == "" {
+		return "."
+	}
+	return clean
 }
 
 func list(path string) result {
@@ -62,6 +75,7 @@ func list(path string) result {
 		}
 		res.Entries = append(res.Entries, entry{
 			Name:     hex.EncodeToString([]byte(hdr.Name)),
+			Applied:  hex.EncodeToString([]byte(applied(hdr.Name))),
 			Typeflag: int(hdr.Typeflag),
 			Size:     hdr.Size,
 			Linkname: hex.EncodeToString([]byte(hdr.Linkname)),
