@@ -72,3 +72,20 @@ def test_a_bad_line_on_stdin_is_named(tmp_path: Path) -> None:
     good = hashlib.sha256(b"x").hexdigest()
     code, _, err = delta(tmp_path / "old", tmp_path / "new", f"{good}\nnot one\n".encode())
     assert (code, err) == (2, "ocianalyze: -: line 2: not a digest\n")
+
+
+def test_a_closed_stdin_is_unreadable_not_a_bug(tmp_path: Path) -> None:
+    """As for OLD or NEW given as ``-`` (cli._usable_path): exit 2, one line."""
+    import subprocess
+    import sys
+
+    side(tmp_path / "old", 1), side(tmp_path / "new", 2)
+    argv = [sys.executable, "-m", "ocianalyze", "diff", "-q", "--have", "-", "old", "new"]
+    proc = subprocess.run(
+        argv, cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True, timeout=120,
+        preexec_fn=lambda: __import__("os").close(0), check=False,
+    )  # fmt: skip
+    assert (proc.returncode, proc.stderr) == (
+        2,
+        b"ocianalyze: -: standard input is closed (Bad file descriptor)\n",
+    )

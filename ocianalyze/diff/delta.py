@@ -6,7 +6,9 @@ layer recompressed under another digest must cross again, even with the same dif
 
 from __future__ import annotations
 
+import errno
 import io
+import os
 import re
 import sys
 from collections.abc import Iterable, Iterator
@@ -131,6 +133,8 @@ def _read_held_stdin(stdin: BinaryIO | None) -> set[str]:
     """``--have -``: a digest list or an export on standard input, told apart as for a file."""
     from ..errors import Unreadable
 
+    if stdin is None and sys.stdin is None:  # started with standard input closed
+        raise Unreadable("-", f"standard input is closed ({os.strerror(errno.EBADF)})")
     raw = stdin if stdin is not None else sys.stdin.buffer
     try:
         head = raw.read(_SNIFF)
