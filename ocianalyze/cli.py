@@ -869,6 +869,9 @@ def files(
             _emit(chunk)
 
 
+_DIFF_FORMATS = ("text", "json", "markdown")  # report.diff.RENDERERS, without importing it
+
+
 def diff_cmd(
     old: str,
     new: str,
@@ -884,6 +887,9 @@ def diff_cmd(
     """What changed from OLD to NEW (images, layers, config, sizes, files) and what must cross.
 
     Exit 0: no difference; 1: differences (or a verification failed); 2: unreadable input."""
+    if fmt.value not in _DIFF_FORMATS:  # the option is report's: sarif, junit, html are not diff's
+        raise _bad(f"'{fmt.value}' is not one of {', '.join(map(repr, _DIFF_FORMATS))}.",
+                   "'--format' / '-f'")  # fmt: skip
     if len(image or []) > 2:
         raise _bad("--image is given once (both sides) or twice (OLD, NEW)")
     if image and platform:  # --image picks the images; a platform filter would be ignored

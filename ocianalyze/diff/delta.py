@@ -6,10 +6,14 @@ layer recompressed under another digest must cross again, even with the same dif
 
 from __future__ import annotations
 
+import errno
+import io
+import os
 import re
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from ..errors import OciError
 from ..model import Descriptor, ExportModel
@@ -88,10 +92,13 @@ def delta(new: ExportModel, held: set[str]) -> Delta:
     return Delta(len(held), tuple(missing), sum(d.size for d in blobs.values()), len(blobs))
 
 
-def read_held(path: str) -> set[str]:
+def read_held(path: str, stdin: BinaryIO | None = None) -> set[str]:
     """The digests ``--have PATH`` names: a digest list (plain text, see parse_list) or an
     export of any format, whose metadata alone is read (its blobs are what the site holds).
+    ``-`` is standard input (``stdin`` overrides it, for tests), a list or an export alike.
     Raises OciError (unreadable export, bad list line) or OSError."""
+    if path == "-":
+        return _read_held_stdin(stdin)
     file = Path(path)
     if file.is_file():
         with file.open("rb") as f:
@@ -103,3 +110,40 @@ def read_held(path: str) -> set[str]:
     from ..verify import inspect
 
     return held_by(inspect(open_export(path)).model)
+
+
+class _Rejoined(io.RawIOBase):
+    """Standard input again, its first bytes (read to sniff it) put back in front."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self._head, self._rest = head, rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self._head[: len(view)] if self._head else self._rest.read(len(view))
+        self._head = self._head[len(data) :]
+        view[: len(data)] = data
+        return len(data)
+
+
+def _read_held_stdin(stdin: BinaryIO | None) -> set[str]:
+    """``--have -``: a digest list or an export on standard input, told apart as for a file."""
+    from ..errors import Unreadable
+
+    if stdin is None and sys.stdin is None:  # started with standard input closed
+        raise Unreadable("-", f"standard input is closed ({os.strerror(errno.EBADF)})")
+    raw = stdin if stdin is not None else sys.stdin.buffer
+    try:
+        head = raw.read(_SNIFF)
+    except (OSError, ValueError) as exc:  # standard input closed
+        raise Unreadable("-", f"standard input cannot be read ({exc})") from None
+    rejoined = io.BufferedReader(_Rejoined(head, raw))
+    if looks_like_list(head):  # nothing at all is an empty list, as an empty file is
+        return parse_list(_lines(rejoined, "-"), "-")
+    from ..sources import open_export
+    from ..verify import inspect
+
+    return held_by(inspect(open_export("-", stdin=rejoined)).model)

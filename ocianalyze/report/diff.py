@@ -232,6 +232,11 @@ def _file_line(c: FileChange) -> str:
         extra = f"{what}; {sizes} B"
         if "mode" in what:
             extra += f"; mode {c.old.mode:04o} -> {c.new.mode:04o}"
+        if "owner" in what:
+            extra += f"; owner {c.old.uid}:{c.old.gid} -> {c.new.uid}:{c.new.gid}"
+        if "link" in what:  # each target in a third of a line at most: the path keeps the rest
+            ends = (_fit(x.link or "", _WIDTH // 3 - 6) for x in (c.old, c.new))
+            extra += "; link {} -> {}".format(*ends)
     else:
         extra = f"{state.type}, {state.size} B"
     head, tail = f"    {_MARK[c.change]} ", f"  ({extra})"

@@ -1,0 +1,30 @@
+"""diff's command line: a format only ``report`` writes is a usage error (exit 2), never an
+internal error (exit 3)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from . import exports as ex
+from .conftest import run_cli
+
+
+@pytest.mark.parametrize("fmt", ["sarif", "junit", "html"])
+def test_a_format_diff_does_not_write_is_a_usage_error(tmp_path: Path, fmt: str) -> None:
+    side = ex.to_dir(ex.oci([ex.Image([ex.layer_tar({"a": b"a"})])]), tmp_path / "x")
+    run = run_cli("diff", "--format", fmt, str(side), str(side))
+    assert run.code == 2, run.err
+    assert run.out == ""
+    assert run.err == (
+        f"ocianalyze: usage: Invalid value for '--format' / '-f': '{fmt}' is not one of "
+        "'text', 'json', 'markdown'. (see python -m ocianalyze diff --help)\n"
+    )
+
+
+def test_the_formats_refused_are_exactly_those_without_a_renderer() -> None:
+    from ocianalyze import cli
+    from ocianalyze.report.diff import RENDERERS
+
+    assert tuple(RENDERERS) == cli._DIFF_FORMATS
