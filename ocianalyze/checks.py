@@ -364,12 +364,19 @@ def _absent(desc: Descriptor, refs: tuple[str, ...], nested: bool) -> Problem:
     return _p(Kind.MISSING_BLOB, str(desc.digest), where, f"manifest {desc.digest} is absent")
 
 
+# A blob that cannot be read is one fact, whichever reader (the loader, the verifier) met it
+# and however each worded where it was.
+_READ_KINDS = frozenset({Kind.BLOB_OUTSIDE_EXPORT, Kind.UNREADABLE_BLOB, Kind.MISSING_BLOB})
+
+
 def dedupe(problems: Iterable[Problem]) -> Iterator[Problem]:
-    """Each problem once: a blob used by several images is reported once."""
+    """Each problem once: a blob used by several images is reported once, and a blob that
+    cannot be read once (the first report of it is kept)."""
     seen: set[tuple[Kind, str | None, str]] = set()
     for p in problems:
-        if (p.kind, p.digest, p.message) not in seen:
-            seen.add((p.kind, p.digest, p.message))
+        key = (p.kind, p.digest, "" if p.kind in _READ_KINDS and p.digest else p.message)
+        if key not in seen:
+            seen.add(key)
             yield p
 
 

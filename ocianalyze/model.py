@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import mediatypes as mt
+from .configtypes import check_config_types
 from .digest import Digest
 from .errors import BadManifest, Problem
 from .record import record
@@ -336,7 +337,10 @@ def _history(value: Any, where: str) -> tuple[History, ...]:
 
 
 def parse_config(value: Any, where: str) -> ImageConfig:
+    """The image config; BadManifest when it is malformed, including a field Docker and
+    containerd could not unmarshal (configtypes.py)."""
     obj = _obj(value, where, "image config")
+    check_config_types(obj, where)
     rootfs = _obj(obj.get("rootfs"), where, "config rootfs")
     if rootfs.get("type") != "layers":
         raise BadManifest(where, f"rootfs.type must be 'layers', got {rootfs.get('type')!r}")

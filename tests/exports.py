@@ -52,6 +52,7 @@ class Image:
     tag: str = "example/app:1.0"
     arch: str = "amd64"
     diff_ids: list[str] | None = None  # default: the true sha256 of each tar
+    config_extra: dict[str, Any] | None = None  # fields added to (or replacing) the config's
 
     def config(self) -> bytes:
         diff_ids = self.diff_ids or [sha(t) for t in self.tars]
@@ -63,6 +64,7 @@ class Image:
                 "rootfs": {"type": "layers", "diff_ids": diff_ids},
                 "history": [{"created_by": f"layer {i}"} for i in range(len(diff_ids))],
             }
+            | (self.config_extra or {})
         )
 
 

@@ -23,8 +23,10 @@ def test_a_format_diff_does_not_write_is_a_usage_error(tmp_path: Path, fmt: str)
     )
 
 
-def test_the_formats_refused_are_exactly_those_without_a_renderer() -> None:
-    from ocianalyze import cli
+def test_diff_offers_exactly_the_formats_it_renders(tmp_path: Path) -> None:
+    from ocianalyze.report import DiffFormat
     from ocianalyze.report.diff import RENDERERS
 
-    assert tuple(RENDERERS) == cli._DIFF_FORMATS
+    assert tuple(RENDERERS) == tuple(f.value for f in DiffFormat)
+    helped = run_cli("diff", "--help")
+    assert "--format text|json|markdown" in helped.out

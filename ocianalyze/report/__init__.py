@@ -33,6 +33,14 @@ class VerifyFormat(str, enum.Enum):
     JUNIT = "junit"
 
 
+class DiffFormat(str, enum.Enum):
+    """The formats of `diff` (report.diff.RENDERERS)."""
+
+    TEXT = "text"
+    JSON = "json"
+    MARKDOWN = "markdown"
+
+
 class ReportFormat(str, enum.Enum):
     """The formats of `report`."""
 

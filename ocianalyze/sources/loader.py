@@ -93,7 +93,7 @@ class Loader:
         try:
             data = read_small(self.storage, name)
         except UnsafePath as exc:
-            self.problem(Kind.BLOB_OUTSIDE_EXPORT, desc.digest, where, exc.problem)
+            self.problem(Kind.BLOB_OUTSIDE_EXPORT, desc.digest, where, f"{name}: {exc.problem}")
             return False
         except Unreadable as exc:
             self.problem(Kind.UNREADABLE_BLOB, desc.digest, where, f"{name}: {exc.problem}")
