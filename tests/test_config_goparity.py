@@ -5,8 +5,6 @@ then refuse it. Skips where `go` is not installed; CI installs Debian's golang-g
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +19,7 @@ from ocianalyze.errors import BadManifest
 
 from . import exports as ex
 from .conftest import run_cli
+from .gotar import build_go
 
 MAIN = Path(__file__).parent / "goconfig" / "main.go"
 DIFF_ID = "sha256:" + "ab" * 32
@@ -43,15 +42,7 @@ class GoJSON:
 
 @pytest.fixture(scope="module")
 def go_json(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GoJSON]:
-    go = shutil.which("go")
-    if go is None:
-        pytest.skip("go is not installed (Debian: golang-go)")
-    root = tmp_path_factory.mktemp("goconfig")
-    env = dict(os.environ, GOCACHE=str(root / "cache"), GOPATH=str(root / "path"))
-    env |= {"HOME": str(root), "GOPROXY": "off", "GOTOOLCHAIN": "local", "GOFLAGS": ""}
-    env |= {"CGO_ENABLED": "0"}
-    exe = root / "goconfig"
-    subprocess.run([go, "build", "-o", str(exe), str(MAIN)], env=env, check=True, timeout=300)
+    exe = build_go(MAIN, tmp_path_factory.mktemp("goconfig"))
     reader = GoJSON(exe)
     yield reader
     assert reader.proc.stdin is not None

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
 import subprocess
 import tarfile
@@ -42,6 +41,7 @@ from hypothesis import strategies as st
 
 from ocianalyze.tarwalk import TarError, TarWalker
 
+from .gotar import build_go
 from .gotar.rawtar import (
     END,
     GNU,
@@ -95,17 +95,9 @@ class GoReader:
 
 @pytest.fixture(scope="module")
 def go_reader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GoReader]:
-    go = shutil.which("go")
-    if go is None:
-        pytest.skip("go is not installed (Debian: golang-go)")
     root = tmp_path_factory.mktemp("gotar")
-    for sub in ("cache", "path", "home", "work"):
-        (root / sub).mkdir()
-    env = dict(os.environ, GOCACHE=str(root / "cache"), GOPATH=str(root / "path"))
-    env |= {"HOME": str(root / "home"), "GOPROXY": "off", "GOTOOLCHAIN": "local"}
-    env |= {"GOFLAGS": "", "CGO_ENABLED": "0"}
-    exe = root / "gotar"
-    subprocess.run([go, "build", "-o", str(exe), str(MAIN)], env=env, check=True, timeout=300)
+    exe = build_go(MAIN, root)
+    (root / "work").mkdir()
     reader = GoReader(exe, root / "work")
     yield reader
     reader.close()
