@@ -9,12 +9,16 @@ import gzip
 import io
 import random
 import tarfile
+import threading
+from pathlib import Path
 
 import pytest
 import zstandard
 
-from ocianalyze.walker import ScanOptions, scan
+from ocianalyze.walker import BlobScan, ScanOptions, scan
 
+from .builders import build_layout
+from .conftest import run_cli
 from .independent import layer_truth, sha256
 
 
@@ -106,3 +110,135 @@ def test_split_scan_of_a_corrupt_zstd_layer_keeps_its_stored_digest() -> None:
         assert result.size == len(blob)
         assert result.diff_id is None
         assert [f[0].value for f in result.findings] == ["corrupt_compression"]
+
+
+# --- zstd layers read from a file: decoded by pulling into reused buffers, same verdicts ------
+
+_SMALL_TAR = _layer_tar(files=12, most=40 << 10)
+_GOOD = zstandard.ZstdCompressor(level=3, write_checksum=True).compress(_SMALL_TAR)
+
+
+def _frame_with_window(data: bytes, window_log: int) -> bytes:
+    params = zstandard.ZstdCompressionParameters.from_level(3, window_log=window_log)
+    obj = zstandard.ZstdCompressor(compression_params=params).compressobj()
+    return obj.compress(data) + obj.flush()
+
+
+def _skippable(payload: bytes) -> bytes:
+    return b"\x50\x2a\x4d\x18" + len(payload).to_bytes(4, "little") + payload
+
+
+def _flip(data: bytes, at: int) -> bytes:
+    out = bytearray(data)
+    out[at] ^= 0x5A
+    return bytes(out)
+
+
+_HALF = len(_SMALL_TAR) // 2
+# name -> (blob, the finding kinds every path must report)
+ZSTD_CASES: dict[str, tuple[bytes, list[str]]] = {
+    "whole": (_GOOD, []),
+    "two frames": (_zstd_frames(_SMALL_TAR), []),
+    "skippable frames around": (_skippable(b"meta") + _GOOD + _skippable(b""), []),
+    "windowed frame": (_frame_with_window(_SMALL_TAR, 20), []),
+    "empty frame then the tar": (
+        zstandard.ZstdCompressor().compress(b"") + _GOOD,
+        [],
+    ),
+    "truncated in a block": (_GOOD[: len(_GOOD) // 2], ["truncated"]),
+    "truncated checksum": (_GOOD[:-2], ["truncated"]),
+    "three trailing bytes": (_GOOD + b"abc", ["trailing_data"]),
+    "trailing garbage": (_GOOD + b"garbage after the frame", ["trailing_data"]),
+    "trailing zeros": (_GOOD + bytes(64), ["trailing_data"]),
+    "bad checksum": (_flip(_GOOD, len(_GOOD) - 1), ["corrupt_compression"]),
+    "bad block": (_flip(_GOOD, len(_GOOD) // 2), ["corrupt_compression"]),
+    "window past the limit": (_frame_with_window(_SMALL_TAR, 28), ["limit_exceeded"]),
+    "second window past the limit": (
+        _frame_with_window(_SMALL_TAR[:_HALF], 20) + _frame_with_window(_SMALL_TAR[_HALF:], 28),
+        ["limit_exceeded"],
+    ),
+    "not a tar": (zstandard.ZstdCompressor().compress(b"x" * 5000), ["not_a_tar"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ZSTD_CASES))
+def test_pulled_zstd_scan_gives_the_pushing_decoders_verdict(name: str) -> None:
+    blob, kinds = ZSTD_CASES[name]
+    from_file = scan(io.BytesIO(blob), layer=True, opts=ScanOptions(split=True))
+    pushed = scan(_Reads(blob, 1 << 18), layer=True, opts=ScanOptions(split=True))
+    one_thread = scan(io.BytesIO(blob), layer=True, opts=ScanOptions(split=False))
+    assert [f[0].value for f in from_file.findings] == kinds
+    assert from_file == pushed == one_thread
+    assert str(from_file.digest) == sha256(blob)
+    assert from_file.size == len(blob)
+    if not kinds:
+        assert str(from_file.diff_id) == sha256(_SMALL_TAR)
+        assert from_file.uncompressed_size == len(_SMALL_TAR)
+
+
+def test_pulled_zstd_scan_stops_at_the_size_limit() -> None:
+    opts = ScanOptions(split=True, max_uncompressed=len(_SMALL_TAR) - 1)
+    from_file = scan(io.BytesIO(_GOOD), layer=True, opts=opts)
+    pushed = scan(_Reads(_GOOD, 1 << 18), layer=True, opts=opts)
+    assert [f[0].value for f in from_file.findings] == ["limit_exceeded"]
+    assert from_file == pushed
+    assert str(from_file.digest) == sha256(_GOOD)
+
+
+def test_a_whole_zstd_layer_from_a_file_needs_no_pushing_decoder(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The point of the pulled path: a sound layer in a file is decoded into reused buffers
+    (the pushing Decoder allocates and joins a new piece per call)."""
+    from ocianalyze import walker
+
+    def refuse(*_: object) -> None:
+        raise AssertionError("the pushing decoder was used")
+
+    monkeypatch.setattr(walker, "Decoder", refuse)
+    result = scan(io.BytesIO(LAYERS["zstd"]), layer=True, opts=ScanOptions(split=True))
+    assert str(result.diff_id) == sha256(TAR)
+    assert result.tar is not None and result.tar.files == 120
+
+
+ZSTD_MEDIA = "application/vnd.oci.image.layer.v1.tar+zstd"
+
+
+@pytest.mark.parametrize(
+    ("name", "exit_code"), [("whole", 0), ("truncated in a block", 1), ("trailing garbage", 1)]
+)
+def test_verify_reads_a_zstd_layout_to_the_same_problems(
+    tmp_path: Path, name: str, exit_code: int
+) -> None:
+    """Through the command line (whose reader counts progress and may rewind): one layer, so
+    it is split over two threads and pulled; a broken one is read again and named."""
+    blob, kinds = ZSTD_CASES[name]
+    build_layout(tmp_path, [blob], diff_ids=[sha256(_SMALL_TAR)], media_type=ZSTD_MEDIA)
+    run = run_cli("verify", "--format", "json", "--jobs", "2", str(tmp_path))
+    assert run.code == exit_code, run.err
+    doc = run.json()
+    found = sorted({p["kind"] for p in doc["problems"] if p["severity"] == "error"})
+    assert found == sorted(kinds)
+
+
+def test_many_split_zstd_layers_at_once_share_the_budget_and_finish() -> None:
+    """Six layers scanned at once, each on two threads, some pulled and some pushed, all
+    taking from the one process-wide budget: none waits forever, each finds its own digests."""
+    blobs = [_zstd_frames(_layer_tar(files=20 + i, most=200 << 10)) for i in range(6)]
+    results: dict[int, object] = {}
+
+    def work(i: int) -> None:
+        results[i] = scan(io.BytesIO(blobs[i]), layer=True, opts=ScanOptions(split=True))
+
+    threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)  # generous: a deadlock, not a slow machine, would pass it
+    assert sorted(results) == list(range(6))
+    for i, blob in enumerate(blobs):
+        result = results[i]
+        assert isinstance(result, BlobScan)
+        assert str(result.digest) == sha256(blob)
+        assert str(result.diff_id) == sha256(_layer_tar(files=20 + i, most=200 << 10))
+        assert result.findings == ()
