@@ -530,40 +530,69 @@ def _scale_shell(key: str, label: str, script: str) -> Contender:
 
 
 def layer_group(
-    kind: str, layout: Path, fast_tool: str, vs_coreutils: float, vs_best: float
+    kind: str,
+    layout: Path,
+    fast_tool: str,
+    vs_coreutils: float | None,
+    vs_best: float,
+    tag: str = "",
 ) -> Group:
-    """The layout's one layer against `sha256sum; <kind> -dc | sha256sum` and against openssl
-    with the fastest decompressor (`fast_tool`)."""
+    """The layout's one layer against `sha256sum; <kind> -dc | sha256sum` (unless
+    `vs_coreutils` is None) and against openssl with the fastest decompressor (`fast_tool`).
+    `tag` names a second layout of the same kind (keys and labels)."""
     blob = shlex.quote(str(layer_blobs(layout)[0]))
     pipe = "{} {b}; {} -dc {b} | {}"
-    return Group(
-        kind,
-        [
-            oci(f"oci-{kind}", f"verify, 1 {kind} layer", layout),
+    key, what = f"{kind}{tag}", f"{tag.strip('-')} {kind}".strip()
+    contenders = [
+        oci(f"oci-{key}", f"verify, 1 {what} layer", layout),
+        shell_contender(
+            f"openssl-{key}",
+            f"openssl + {fast_tool} -dc | openssl ({what})",
+            pipe.format("openssl dgst -sha256", fast_tool, "openssl dgst -sha256", b=blob),
+            "openssl",
+            fast_tool,
+        ),
+    ]
+    comparisons = [
+        Comparison(f"{what} layer vs {fast_tool}+openssl", f"oci-{key}", f"openssl-{key}", vs_best)
+    ]
+    if vs_coreutils is not None:
+        contenders.insert(
+            1,
             shell_contender(
-                f"coreutils-{kind}",
+                f"coreutils-{key}",
                 f"sha256sum + {kind} -dc | sha256sum",
                 pipe.format("sha256sum", kind, "sha256sum", b=blob),
                 kind,
                 "sha256sum",
             ),
-            shell_contender(
-                f"openssl-{kind}",
-                f"openssl + {fast_tool} -dc | openssl",
-                pipe.format("openssl dgst -sha256", fast_tool, "openssl dgst -sha256", b=blob),
-                "openssl",
-                fast_tool,
-            ),
-        ],
-        [
+        )
+        comparisons.insert(
+            0,
             Comparison(
-                f"{kind} layer vs coreutils", f"oci-{kind}", f"coreutils-{kind}", vs_coreutils
+                f"{what} layer vs coreutils", f"oci-{key}", f"coreutils-{key}", vs_coreutils
             ),
-            Comparison(
-                f"{kind} layer vs {fast_tool}+openssl", f"oci-{kind}", f"openssl-{kind}", vs_best
-            ),
-        ],
-    )
+        )
+    return Group(kind, contenders, comparisons)
+
+
+def small_zstd(root: Path) -> Path:
+    """`zstd-small/`: the first layer of gzip4/ (~100 MB of tar) as one `zstd -3` layer of
+    ~40 MB, the size of a real distribution base layer, where start-up weighs more. Made from
+    gzip4/ when first needed, with the standard library and the zstd command only."""
+    done = root / "zstd-small"
+    if (done / "index.json").exists():
+        return done
+    work = Path(tempfile.mkdtemp(prefix=".zstd-small-", dir=root))
+    try:
+        tar = work / "layer.tar"
+        with gzip.open(layer_blobs(root / "gzip4")[0]) as fin, tar.open("wb") as fout:
+            shutil.copyfileobj(fin, fout, 1 << 20)
+        make_layout(work / "layout", [tar], "zstd", ZSTD_LAYER)
+        (work / "layout").rename(done)
+    finally:
+        shutil.rmtree(work)
+    return done
 
 
 def peer(key: str, label: str, script: str, *tools: str) -> Contender:
@@ -690,9 +719,11 @@ def stream_group(root: Path) -> Group:
 def groups(root: Path) -> list[Group]:
     four = root / "gzip4"
     big = bundle(root)
+    small = small_zstd(root)
     return [
         layer_group("gzip", root / "gzip", "pigz", 3.0, 1.8),
         layer_group("zstd", root / "zstd", "zstd", 2.0, 1.3),
+        layer_group("zstd", small, "zstd", None, 1.0, tag="-small"),
         Group(
             "jobs",
             [
@@ -734,10 +765,18 @@ def groups(root: Path) -> list[Group]:
                     "skopeo-fast-gzip", "skopeo copy oci: dir:, 1 gzip layer", root / "gzip"
                 ),
                 oci("oci-fast-gzip", "verify --fast, 1 gzip layer", "--fast", root / "gzip"),
+                skopeo_copy(
+                    "skopeo-fast-zstd", "skopeo copy oci: dir:, 1 zstd layer", root / "zstd"
+                ),
+                oci("oci-fast-zstd", "verify --fast, 1 zstd layer", "--fast", root / "zstd"),
+                skopeo_copy(
+                    "skopeo-fast-small", "skopeo copy oci: dir:, 1 small zstd layer", small
+                ),
+                oci("oci-fast-small", "verify --fast, 1 small zstd layer", "--fast", small),
             ],
             [
                 Comparison("--fast vs openssl dgst", "oci-fast-all", "openssl-fast-all", 0.9),
-                Comparison("--fast vs openssl, 4-layer image", "oci-fast", "openssl-fast", None),
+                Comparison("--fast vs openssl, 4-layer image", "oci-fast", "openssl-fast", 1.0),
                 Comparison(
                     "--fast vs skopeo copy oci: dir:, 4 layers", "oci-fast", "skopeo-fast4", 1.0
                 ),
@@ -745,6 +784,18 @@ def groups(root: Path) -> list[Group]:
                     "--fast vs skopeo copy oci: dir:, 1 gzip layer",
                     "oci-fast-gzip",
                     "skopeo-fast-gzip",
+                    1.0,
+                ),
+                Comparison(
+                    "--fast vs skopeo copy oci: dir:, 1 zstd layer",
+                    "oci-fast-zstd",
+                    "skopeo-fast-zstd",
+                    1.0,
+                ),
+                Comparison(
+                    "--fast vs skopeo copy oci: dir:, 1 small zstd layer",
+                    "oci-fast-small",
+                    "skopeo-fast-small",
                     1.0,
                 ),
             ],

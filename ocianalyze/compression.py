@@ -40,6 +40,17 @@ def _codecs() -> tuple[types.ModuleType, types.ModuleType]:
 
 
 @functools.cache
+def pulling_zstd() -> types.ModuleType | None:
+    """zstandard, whose stream reader decodes straight into a caller's buffer (``readinto``),
+    or None where it is not installed. Imported with the first zstd layer read so."""
+    try:
+        import zstandard
+    except ImportError:  # pragma: no cover - a dependency; the pushing decoder then serves
+        return None
+    return zstandard
+
+
+@functools.cache
 def _decode_errors() -> tuple[type[Exception], ...]:
     """What the decoders raise on bad input."""
     gzip_impl, zstd = _codecs()
@@ -203,6 +214,91 @@ def zstd_window(head: bytes) -> int | None:
     exponent, mantissa = head[5] >> 3, head[5] & 7
     base = 1 << (10 + exponent)
     return base + (base >> 3) * mantissa
+
+
+_SKIPPABLE_MASK, _SKIPPABLE = 0xFFFFFFF0, 0x184D2A50
+_FRAME_MAGIC = 0xFD2FB528
+
+
+class ZstdFrames:
+    """Follows the frame and block headers of a zstd stream without decoding it (RFC 8878,
+    3.1.1 frames: header descriptor, window, dictionary ID and content size fields; 3.1.1.2
+    block headers: last-block bit, type, size; 3.1.2 skippable frames), to tell whether the
+    bytes fed end exactly after a whole frame: a decoder that pulls its input (zstandard's
+    stream reader) ends a truncated stream silently, and reads trailing bytes as a frame it
+    cannot parse. ``complete()`` is True only where the pushing Decoder's ``finish`` would
+    pass; anything else (``bad`` structures, a stream ending inside a frame) is left to it."""
+
+    def __init__(self) -> None:
+        self.bad = False  # a reserved bit or block type, or a magic that starts no frame
+        self._want = 4  # header bytes the next step reads
+        self._step = self._magic
+        self._held = b""
+        self._skip = 0  # bytes passed over: block contents, skippable frames, checksums
+        self._between = True  # at a frame boundary, once _skip is passed
+        self._checksum = False
+
+    def feed(self, data: bytes | memoryview) -> None:
+        pos, end = 0, len(data)
+        while pos < end and not self.bad:
+            if self._skip:
+                step = min(self._skip, end - pos)
+                self._skip -= step
+                pos += step
+                continue
+            take = min(self._want - len(self._held), end - pos)
+            self._held += data[pos : pos + take]
+            pos += take
+            if len(self._held) == self._want:
+                held, self._held = self._held, b""
+                self._step(held)
+
+    def complete(self) -> bool:
+        return not self.bad and self._between and not self._skip and not self._held
+
+    def _next(self, want: int, step: Any) -> None:
+        self._want, self._step = want, step
+
+    def _magic(self, head: bytes) -> None:
+        magic = int.from_bytes(head, "little")
+        self._between = False
+        if magic & _SKIPPABLE_MASK == _SKIPPABLE:
+            self._next(4, self._skippable)
+        elif magic == _FRAME_MAGIC:
+            self._next(1, self._descriptor)
+        else:
+            self.bad = True
+
+    def _skippable(self, size: bytes) -> None:
+        self._skip = int.from_bytes(size, "little")
+        self._between = True
+        self._next(4, self._magic)
+
+    def _descriptor(self, fhd: bytes) -> None:
+        flags = fhd[0]
+        if flags & 0x08:  # Reserved_bit
+            self.bad = True
+            return
+        single = bool(flags & 0x20)
+        self._checksum = bool(flags & 0x04)
+        dictionary = (0, 1, 2, 4)[flags & 3]
+        content = (1 if single else 0, 2, 4, 8)[flags >> 6]
+        self._next((0 if single else 1) + dictionary + content, self._header_rest)
+
+    def _header_rest(self, _: bytes) -> None:
+        self._next(3, self._block)  # the window limit is the decoder's (max_window_size)
+
+    def _block(self, head: bytes) -> None:
+        value = int.from_bytes(head, "little")
+        kind, size = value >> 1 & 3, value >> 3
+        if kind == 3:  # Reserved block type
+            self.bad = True
+            return
+        self._skip = 1 if kind == 1 else size  # an RLE block stores one byte
+        if value & 1:  # Last_Block
+            self._skip += 4 if self._checksum else 0
+            self._between = True
+            self._next(4, self._magic)
 
 
 class CorruptStream(Exception):

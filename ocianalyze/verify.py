@@ -82,6 +82,21 @@ class _Counting:
         self._progress(len(data))
         return data
 
+    # A file may be read again from its start (the walker's pulled zstd path falls back so):
+    # progress then goes back by what is read again.
+    def seekable(self) -> bool:
+        seekable = getattr(self._raw, "seekable", None)
+        return bool(seekable is not None and seekable())
+
+    def tell(self) -> int:
+        return int(self._raw.tell())  # type: ignore[attr-defined]
+
+    def seek(self, pos: int) -> int:
+        back = self.tell() - pos
+        self._raw.seek(pos)  # type: ignore[attr-defined]
+        self._progress(-back)
+        return pos
+
 
 # --- one-pass streams --------------------------------------------------------------------------
 
