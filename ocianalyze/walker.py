@@ -485,14 +485,21 @@ class _Pulled:
     ) -> None:
         self._stream, self._next, self._update, self.frames = stream, head, update, frames
         self.size = 0
+        # While decoding: once the follower gives up, the decoder is starved (it then ends as
+        # at a truncation) so that the caller falls back at once, not after the whole blob.
+        self.starve = True
+        self.follow = True  # whether the follower still needs the bytes
 
     def read(self, n: int = -1) -> bytes:
+        if self.starve and self.frames.gave_up():
+            return b""
         chunk = self._next if self._next else self._stream.read(CHUNK)
         self._next = b""
         if chunk:
             self.size += len(chunk)
             self._update(chunk)
-            self.frames.feed(chunk)
+            if self.follow:
+                self.frames.feed(chunk)
         return chunk
 
 
@@ -516,8 +523,10 @@ def _scan_zstd_pulled(
         source = _Pulled(stream, head, tar.sink.hand_over(stored), ZstdFrames())
         decoder = zstandard.ZstdDecompressor(max_window_size=ZSTD_WINDOW_MAX)
         reader = decoder.stream_reader(source, read_size=CHUNK, read_across_frames=True)
-        if not _pull(reader, tar, zstandard.ZstdError):
+        if not _pull(reader, tar, zstandard.ZstdError, source.frames):
             return None
+        # the rest is hashed; followed only if the verdict still rests on its frames
+        source.starve, source.follow = False, tar.failure is None
         while source.read(CHUNK):  # after the last frame, or past the limit: hash the rest
             pass
         if tar.failure is None and not source.frames.complete():
@@ -528,9 +537,9 @@ def _scan_zstd_pulled(
     return _layer_scan(digest, source.size, Compression.ZSTD, tar, None)
 
 
-def _pull(reader: Any, tar: _Layer, errors: type[Exception]) -> bool:
+def _pull(reader: Any, tar: _Layer, errors: type[Exception], frames: ZstdFrames) -> bool:
     """Decode into the ring until the end, or until the size limit (a finding); False on a
-    decoding error."""
+    decoding error. What is decoded pays for the headers ``frames`` follows."""
     ring: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
     for _ in range(PULL_RING):
         ring.put(bytearray(OUT_CAP))
@@ -542,6 +551,7 @@ def _pull(reader: Any, tar: _Layer, errors: type[Exception]) -> bool:
             return False
         if not got:
             return True
+        frames.paid(got)
         # Taken once decoded, not reserved before: the decoder reads stored chunks, which
         # take from the same share, while it decodes (the ring bounds this scan's memory).
         tar.share.take(got)

@@ -1,0 +1,127 @@
+"""The pulled zstd path leaves a stream of tiny blocks to the pushing Decoder at once: its frame
+follower parses each header in Python (about 40 times libzstd's cost), so 3-byte empty blocks
+would make a 30 MB layer take seconds instead of a fraction of one. Real layers (blocks of up to
+128 KiB of content, or very sparse content) stay on the pulled path."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+
+import pytest
+import zstandard
+
+from ocianalyze import compression, walker
+from ocianalyze.walker import ScanOptions, scan
+
+from .independent import sha256
+
+
+def _tar(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _raw_frame(content: bytes, empty_blocks: int) -> bytes:
+    """One zstd frame (RFC 8878 3.1.1: no content size, window 2^20) of ``empty_blocks``
+    empty raw blocks, then ``content`` in raw blocks of at most 128 KiB, the last one marked."""
+    out = bytearray(b"\x28\xb5\x2f\xfd\x00" + bytes([(20 - 10) << 3]))
+    out += b"\x00\x00\x00" * empty_blocks  # raw, size 0, not last
+    step = 1 << 17
+    for at in range(0, len(content), step):
+        part = content[at : at + step]
+        last = at + step >= len(content)
+        out += (int(last) | len(part) << 3).to_bytes(3, "little") + part
+    return bytes(out)
+
+
+class _Spy:
+    """Counts the pushing Decoders made."""
+
+    def __init__(self) -> None:
+        self.made = 0
+        self._real = walker.Decoder
+
+    def __call__(self, *args: object, **kwargs: object) -> object:
+        self.made += 1
+        return self._real(*args, **kwargs)  # type: ignore[arg-type]
+
+
+class _Reads:
+    """A stream that cannot seek (so never pulled)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data, self._at = data, 0
+
+    def read(self, n: int = -1) -> bytes:
+        piece = self._data[self._at : self._at + (n if n >= 0 else len(self._data))]
+        self._at += len(piece)
+        return piece
+
+
+TAR = _tar({"a": b"x" * 1000, "b": bytes(range(256)) * 40})
+
+
+@pytest.fixture
+def spy(monkeypatch: pytest.MonkeyPatch) -> _Spy:
+    monkeypatch.setattr(compression, "_FREE_HEADERS", 16)
+    made = _Spy()
+    monkeypatch.setattr(walker, "Decoder", made)
+    return made
+
+
+def test_a_frame_of_empty_blocks_goes_to_the_pushing_decoder(spy: _Spy) -> None:
+    blob = _raw_frame(TAR, empty_blocks=200_000)
+    pulled = scan(io.BytesIO(blob), layer=True, opts=ScanOptions(split=True))
+    assert spy.made == 1  # the pulled path gave up, the pushing Decoder read it again
+    pushed = scan(_Reads(blob), layer=True, opts=ScanOptions(split=True))
+    assert pulled == pushed
+    assert pulled.findings == ()
+    assert str(pulled.digest) == sha256(blob)
+    assert pulled.size == len(blob)
+    assert str(pulled.diff_id) == sha256(TAR)
+    assert pulled.uncompressed_size == len(TAR)
+
+
+def test_the_follower_gives_up_within_a_chunk_of_the_budget() -> None:
+    frames = compression.ZstdFrames()
+    head = _raw_frame(b"", empty_blocks=0)
+    frames.feed(head)
+    frames.feed(b"\x00\x00\x00" * 2000)
+    assert not frames.gave_up()  # 3 frame fields + 2000 blocks, under 4096 + 6006 // 512
+    frames.feed(b"\x00\x00\x00" * 5000)
+    assert frames.gave_up()  # 7003 headers, over 4096 + 21006 // 512
+    assert not frames.complete()
+    frames.paid(1 << 30)
+    assert frames.gave_up()  # once given up, for good
+
+
+def test_sparse_content_pays_for_its_headers_and_stays_pulled(spy: _Spy) -> None:
+    """32 MiB of zeros: 256 blocks of a few stored bytes each, far past 16 headers for the
+    stored bytes alone; what they decode to pays for them."""
+    tar = _tar({"zeros": bytes(32 << 20)})
+    blob = zstandard.ZstdCompressor(level=3).compress(tar)
+    assert len(blob) < 16 * 512  # the stored bytes alone would not pay
+    result = scan(io.BytesIO(blob), layer=True, opts=ScanOptions(split=True))
+    assert spy.made == 0
+    assert result.findings == ()
+    assert str(result.diff_id) == sha256(tar)
+    assert result.uncompressed_size == len(tar)
+
+
+def test_past_the_limit_the_rest_is_hashed_not_followed(spy: _Spy) -> None:
+    """Over --max-uncompressed the verdict is the limit: the rest (here 200 000 empty blocks)
+    is hashed for the stored digest, and the layer is not read again."""
+    blob = zstandard.ZstdCompressor(level=3).compress(TAR)
+    blob = blob + _raw_frame(TAR, empty_blocks=200_000)
+    opts = ScanOptions(split=True, max_uncompressed=len(TAR) // 2)
+    result = scan(io.BytesIO(blob), layer=True, opts=opts)
+    assert spy.made == 0
+    assert [f[0].value for f in result.findings] == ["limit_exceeded"]
+    assert str(result.digest) == sha256(blob)
+    assert result.size == len(blob)
