@@ -401,13 +401,10 @@ def _scan(stream: Readable, algorithm: str, layer: bool | None, opts: ScanOption
     # An uncompressed sha256 blob is its own tar stream: one hash gives digest and diff_id
     # (docker save writes its layers so).
     tar_is_stored = compression is Compression.NONE and algorithm == "sha256"
-    start = _rewind_point(stream, head) if layer and _pulls(compression, opts) else None
-    if start is not None:
-        pulled = _scan_zstd_pulled(stream, head, algorithm, opts)
+    if layer and _pulls(compression, opts):
+        pulled, head = _try_pulled(stream, head, algorithm, opts)
         if pulled is not None:
             return pulled
-        stream.seek(start)  # type: ignore[attr-defined]  # _rewind_point checked it can
-        head = _read_head(stream)
     tar = _Layer(compression, opts, hash_tar=not tar_is_stored) if layer else None
     try:
         update: Callable[[bytes], None] = stored.update
@@ -452,6 +449,31 @@ PULL_RING = 4  # buffers of OUT_CAP bytes a pulled zstd scan decodes into, reuse
 # not pulled: each pulled scan keeps its ring (4 MiB) whatever its share, so at most this
 # many rings are alive; one large layer per core is the case the ring is for.
 PULL_MAX_SCANS = 2
+
+
+# Taken without waiting by each pulled scan: the members test below is only a hint (scans
+# starting together all pass it before any joins the budget), this is the bound on rings.
+_PULL_SLOTS = threading.BoundedSemaphore(PULL_MAX_SCANS)
+
+
+def _try_pulled(
+    stream: Readable, head: bytes, algorithm: str, opts: ScanOptions
+) -> tuple[BlobScan | None, bytes]:
+    """The pulled scan of a zstd layer where a pull slot is free and ``stream`` can be read
+    again, and ``head``; else None and the head to read it from again (at its start)."""
+    if not _PULL_SLOTS.acquire(blocking=False):
+        return None, head
+    try:
+        start = _rewind_point(stream, head)
+        if start is None:
+            return None, head
+        pulled = _scan_zstd_pulled(stream, head, algorithm, opts)
+        if pulled is not None:
+            return pulled, head
+        stream.seek(start)  # type: ignore[attr-defined]  # _rewind_point checked it can
+        return None, _read_head(stream)
+    finally:
+        _PULL_SLOTS.release()
 
 
 def _pulls(compression: Compression, opts: ScanOptions) -> bool:

@@ -1,12 +1,15 @@
-"""The pulled zstd path leaves a stream of tiny blocks to the pushing Decoder at once: its frame
+"""The pulled zstd path: it leaves a stream of tiny blocks to the pushing Decoder at once: its frame
 follower parses each header in Python (about 40 times libzstd's cost), so 3-byte empty blocks
 would make a 30 MB layer take seconds instead of a fraction of one. Real layers (blocks of up to
-128 KiB of content, or very sparse content) stay on the pulled path."""
+128 KiB of content, or very sparse content) stay on the pulled path. And at most PULL_MAX_SCANS
+scans are pulled at once, each with its ring of buffers."""
 
 from __future__ import annotations
 
 import io
 import tarfile
+import threading
+from typing import Any
 
 import pytest
 import zstandard
@@ -125,3 +128,52 @@ def test_past_the_limit_the_rest_is_hashed_not_followed(spy: _Spy) -> None:
     assert [f[0].value for f in result.findings] == ["limit_exceeded"]
     assert str(result.digest) == sha256(blob)
     assert result.size == len(blob)
+
+
+def test_at_most_pull_max_scans_layers_are_pulled_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Four zstd layers starting together: each pulled scan keeps a ring of buffers, so only
+    PULL_MAX_SCANS of them are pulled at once; the others take the pushing path. (Scans that
+    start together all pass the budget's member count before any joins it.)"""
+    blob = zstandard.ZstdCompressor(level=3).compress(TAR)
+    real = walker._scan_zstd_pulled
+    state = threading.Condition()
+    inside, most, settled = [0], [0], [0]  # held now, most held at once, ever entered
+    release = threading.Event()
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        with state:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+            settled[0] += 1
+            state.notify_all()
+        release.wait(60)
+        try:
+            return real(*args, **kwargs)
+        finally:
+            with state:
+                inside[0] -= 1
+
+    monkeypatch.setattr(walker, "_scan_zstd_pulled", held)
+    results: list[walker.BlobScan] = []
+
+    def work() -> None:
+        result = scan(io.BytesIO(blob), layer=True, opts=ScanOptions(split=True))
+        with state:
+            results.append(result)
+            state.notify_all()
+
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    with state:  # every scan is either held inside the pulled path or done without it
+        state.wait_for(lambda: settled[0] + len(results) >= 4, timeout=60)
+    release.set()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert most[0] == walker.PULL_MAX_SCANS == 2
+    assert len(results) == 4
+    for result in results:
+        assert result.findings == ()
+        assert str(result.diff_id) == sha256(TAR)
