@@ -22,21 +22,25 @@ from .mediatypes import Compression
 
 
 @functools.cache
-def _codecs() -> tuple[types.ModuleType, types.ModuleType]:
-    """(the gzip inflater, zstd): imported when the first compressed bytes are met, not at
-    start-up (a few milliseconds that ``inspect`` of a directory layout never needs).
-
-    The inflater is isal's zlib-compatible one, about twice as fast as zlib, else zlib."""
+def _gzip() -> types.ModuleType:
+    """The gzip inflater, imported when the first gzip bytes are met, not at start-up: isal's
+    zlib-compatible one, about twice as fast as zlib, else zlib."""
     gzip_impl: types.ModuleType
     try:
         from isal import isal_zlib as gzip_impl
     except ImportError:  # pragma: no cover - wheel missing on this platform
         gzip_impl = zlib
+    return gzip_impl
+
+
+@functools.cache
+def _zstd() -> types.ModuleType:
+    """zstd, imported when the first zstd bytes are met (a gzip layer never needs it)."""
     if sys.version_info >= (3, 14):
         from compression import zstd
     else:
         from backports import zstd
-    return gzip_impl, zstd
+    return zstd
 
 
 @functools.cache
@@ -50,11 +54,11 @@ def pulling_zstd() -> types.ModuleType | None:
     return zstandard
 
 
-@functools.cache
-def _decode_errors() -> tuple[type[Exception], ...]:
-    """What the decoders raise on bad input."""
-    gzip_impl, zstd = _codecs()
-    return (zlib.error, zstd.ZstdError, EOFError, gzip_impl.error)
+def _decode_errors(compression: Compression) -> tuple[type[Exception], ...]:
+    """What the decoder of ``compression`` raises on bad input."""
+    if compression is Compression.GZIP:
+        return (zlib.error, EOFError, _gzip().error)
+    return (_zstd().ZstdError, EOFError)
 
 
 class Budget(Protocol):
@@ -206,7 +210,7 @@ def zstd_window(head: bytes) -> int | None:
     if len(head) < 6 or head[:4] != ZSTD_MAGIC:
         return None
     if head[4] & 0x20:  # Single_Segment_flag: the window is the whole content
-        zstd = _codecs()[1]
+        zstd = _zstd()
         try:
             return zstd.get_frame_info(head).decompressed_size  # type: ignore[no-any-return]
         except zstd.ZstdError:
@@ -353,9 +357,9 @@ class Decoder:
         self.out_cap = OUT_CAP
 
     def _new(self) -> Any:
-        gzip_impl, zstd = _codecs()
         if self.compression is Compression.GZIP:
-            return gzip_impl.decompressobj(wbits=31)
+            return _gzip().decompressobj(wbits=31)
+        zstd = _zstd()
         window = zstd.DecompressionParameter.window_log_max
         return zstd.ZstdDecompressor(options={window: ZSTD_WINDOW_LOG_MAX})
 
@@ -399,7 +403,7 @@ class Decoder:
                     self._obj, self._in_member = self._new(), True
                 yield from self._drain(data)
                 data = self._leftover()
-        except _decode_errors() as exc:
+        except _decode_errors(self.compression) as exc:
             raise CorruptStream(
                 Kind.CORRUPT_COMPRESSION, f"invalid {self.compression.value} data: {exc}"
             ) from None
