@@ -447,8 +447,10 @@ def _layer_scan(
 PULL_RING = 4  # buffers of OUT_CAP bytes a pulled zstd scan decodes into, reused
 # Layers reading at once (each with its share of IN_FLIGHT) past which a new zstd layer is
 # not pulled: each pulled scan keeps its ring (4 MiB) whatever its share, so at most this
-# many rings are alive; one large layer per core is the case the ring is for.
-PULL_MAX_SCANS = 2
+# many rings are alive. One: the case the ring is for is one large layer split over both
+# cores; each ring adds its 4 MiB to the peak of a run of many zstd layers at a high --jobs
+# (seven layers at --jobs 8 came to 65-67 MiB with two, past the 64 MiB budget).
+PULL_MAX_SCANS = 1
 
 
 # Taken without waiting by each pulled scan: the members test below is only a hint (scans

@@ -172,7 +172,7 @@ def test_at_most_pull_max_scans_layers_are_pulled_at_once(
     release.set()
     for thread in threads:
         thread.join(timeout=60)
-    assert most[0] == walker.PULL_MAX_SCANS == 2
+    assert most[0] == walker.PULL_MAX_SCANS == 1
     assert len(results) == 4
     for result in results:
         assert result.findings == ()
