@@ -6,7 +6,6 @@ the boundary, so nothing downstream handles raw digests or untyped dicts. No I/O
 
 from __future__ import annotations
 
-import base64
 import enum
 import json
 from collections.abc import Mapping
@@ -276,6 +275,8 @@ def _data(value: Any, where: str) -> bytes | None:
         return None
     if not isinstance(value, str):
         raise BadManifest(where, "field 'data' must be a base64 string")
+    import base64  # here: few descriptors embed data, and the import costs start-up time
+
     try:
         return base64.b64decode(value, validate=True)
     except ValueError:

@@ -6,9 +6,8 @@ import os
 import stat
 import sys
 from collections.abc import Collection
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from ..compression import CorruptStream, DecompressingReader, Readable, sniff
 from ..errors import Kind, NotAnExport, TruncatedInput, Unreadable
 from ..mediatypes import Compression
 from ..record import replace
@@ -17,6 +16,9 @@ from .dirstorage import DirStorage
 from .layouts import LAYOUTS
 from .outer_tar import is_header
 from .tarball import MemberSink, StreamStorage, TarStorage, keep_metadata
+
+if TYPE_CHECKING:  # the codecs are imported only for a file or a stream (start-up time)
+    from ..compression import Readable
 
 HEAD = 1024
 ROOT_NAMES = ("oci-layout", "index.json", "manifest.json", "version", "repositories")
@@ -83,6 +85,8 @@ def open_export(
     try:
         with open(path, "rb") as f:
             head = f.read(HEAD)
+            from ..compression import sniff
+
             if sniff(head) is not Compression.NONE:
                 f.seek(0)
                 return _from_stream(f, head, path, sink)
@@ -95,6 +99,8 @@ def open_export(
 
 
 def _from_stream(raw: Readable, head: bytes, where: str, sink: MemberSink) -> Export:
+    from ..compression import CorruptStream, DecompressingReader, sniff
+
     if not head:
         raise NotAnExport(where, "empty input")
     compression = sniff(head)
