@@ -3,7 +3,7 @@
 from collections.abc import Callable
 
 def walk(
-    buf: bytes,
+    buf: bytes | memoryview,
     pos: int,
     skip: int,
     padding: int,

@@ -563,8 +563,9 @@ class TarWalker:
             self._flush()
 
     def _feed(self, chunk: bytes | memoryview) -> None:
-        # bytes slices are one copy; slicing a memoryview then copying is two objects per header
-        view = chunk if isinstance(chunk, bytes) else bytes(chunk)
+        # A memoryview (a decoder's reused buffer) is not copied whole: the C loop and the
+        # hashers read it in place, and only the blocks handed to a step become bytes.
+        view = chunk
         pos, n = 0, len(view)
         while pos < n:
             if (
@@ -589,7 +590,8 @@ class TarWalker:
             if not self._pending and n - pos >= want:  # the common case: no copy to a buffer
                 self._offset_at = self._offset + pos
                 pos += want
-                self._step(self, view[pos - want : pos])
+                block = view[pos - want : pos]
+                self._step(self, block if isinstance(block, bytes) else bytes(block))
                 continue
             take = min(want - len(self._pending), n - pos)
             self._pending += view[pos : pos + take]
@@ -612,7 +614,7 @@ class TarWalker:
             self._on_hash(index, digest)
         self._digests = []
 
-    def _hash_data(self, view: bytes, pos: int, step: int) -> None:
+    def _hash_data(self, view: bytes | memoryview, pos: int, step: int) -> None:
         """Hash the file data among the ``step`` bytes skipped from ``pos`` (the padding is
         not the file's); at the file's last byte, hand its digest over."""
         assert self._on_hash is not None
@@ -623,7 +625,7 @@ class TarWalker:
             self._digests.append((self._hash_index, self._hasher.digest()))
             self._hasher = None
 
-    def _walk_common(self, view: bytes, pos: int) -> int:
+    def _walk_common(self, view: bytes | memoryview, pos: int) -> int:
         """Let the C loop take the common headers from ``pos``; it stops where one needs the
         code below (a partial or zero block, an extended header, anything unusual)."""
         assert self._c is not None
