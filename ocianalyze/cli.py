@@ -890,6 +890,8 @@ def diff_cmd(
         raise _bad("--image is given once (both sides) or twice (OLD, NEW)")
     if image and platform:  # --image picks the images; a platform filter would be ignored
         raise _bad("--image and --platform exclude each other (--image takes a platform too)")
+    if any(not h.strip() for h in have or []):  # worded as an empty OLD or NEW is
+        raise _bad("an empty path names no export", "'--have'")
     if [old, new, *(have or [])].count("-") > 1:  # the second reader would find it drained
         raise _bad("standard input (-) can be only one of OLD, NEW and --have")
     with _guard(old):

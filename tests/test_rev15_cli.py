@@ -30,3 +30,14 @@ def test_diff_offers_exactly_the_formats_it_renders(tmp_path: Path) -> None:
     assert tuple(RENDERERS) == tuple(f.value for f in DiffFormat)
     helped = run_cli("diff", "--help")
     assert "--format text|json|markdown" in helped.out
+
+
+def test_an_empty_have_is_worded_as_an_empty_side(tmp_path: Path) -> None:
+    side = ex.to_dir(ex.oci([ex.Image([ex.layer_tar({"a": b"a"})])]), tmp_path / "x")
+    run = run_cli("diff", "--have", " ", str(side), str(side))
+    assert run.code == 2
+    assert run.out == ""
+    assert run.err == (
+        "ocianalyze: usage: Invalid value for '--have': an empty path names no export "
+        "(see python -m ocianalyze diff --help)\n"
+    )
