@@ -371,10 +371,15 @@ _READ_KINDS = frozenset({Kind.BLOB_OUTSIDE_EXPORT, Kind.UNREADABLE_BLOB, Kind.MI
 
 def dedupe(problems: Iterable[Problem]) -> Iterator[Problem]:
     """Each problem once: a blob used by several images is reported once, and a blob that
-    cannot be read once (the first report of it is kept)."""
-    seen: set[tuple[Kind, str | None, str]] = set()
+    cannot be read once (the first report of it is kept). A read problem without a digest
+    (a cluster task that failed) is told apart by its ``path``, which names the blob: the
+    same cause met by several blobs is one problem each."""
+    seen: set[tuple[Kind, str | None, str, str]] = set()
     for p in problems:
-        key = (p.kind, p.digest, "" if p.kind in _READ_KINDS and p.digest else p.message)
+        if p.kind not in _READ_KINDS:
+            key = (p.kind, p.digest, p.message, "")
+        else:
+            key = (p.kind, p.digest, "", "") if p.digest else (p.kind, p.digest, p.message, p.path)
         if key not in seen:
             seen.add(key)
             yield p

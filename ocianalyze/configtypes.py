@@ -7,7 +7,8 @@ not an RFC 3339 time cannot be unmarshalled: ``docker load`` and containerd's un
 the image. Such a config is therefore bad metadata here too, even where the few fields this
 tool reads are fine. What Go accepts is accepted: ``null`` for any field (it leaves the zero
 value), unknown fields, and keys that match a field's name only case-insensitively (Go's
-fallback match; ASCII case here, Go also folds the long s, U+017F, and the Kelvin sign).
+fallback match, bytes.EqualFold: ASCII case, and the two letters whose case folding reaches
+ASCII, the long s U+017F and the Kelvin sign U+212A).
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ _DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 def _struct(fields: Mapping[str, _Check]) -> _Check:
     """An object whose known fields (matched as Go matches them) each pass their check."""
-    folded = {name.lower(): check for name, check in fields.items()}
+    folded = {_fold(name): check for name, check in fields.items()}
 
     def check(v: Any) -> bool:
         if v is None:
@@ -79,12 +80,19 @@ def _struct(fields: Mapping[str, _Check]) -> _Check:
         if not isinstance(v, dict):
             return False
         for key, value in v.items():
-            field = fields.get(key) or folded.get(key.lower())
+            field = fields.get(key) or folded.get(_fold(key))
             if field is not None and not field(value):
                 raise _FieldError(key)
         return True
 
     return check
+
+
+def _fold(key: str) -> str:
+    """``key`` as Go's encoding/json matches it to a field name when the case differs
+    (bytes.EqualFold): str.lower folds ASCII and takes the Kelvin sign to "k", but leaves
+    the long s, which folds with "s" in Go."""
+    return key.lower().replace("\u017f", "s")
 
 
 class _FieldError(Exception):
