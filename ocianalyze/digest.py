@@ -62,8 +62,11 @@ class Digest:
     def __str__(self) -> str:
         return f"{self.algorithm}:{self.encoded}"
 
-    def __lt__(self, other: Digest) -> bool:
-        """Ordered by algorithm, then encoding (sorted listings are stable across runs)."""
+    def __lt__(self, other: object) -> bool:
+        """Ordered by algorithm, then encoding (sorted listings are stable across runs); a
+        Digest is not ordered against anything else (TypeError, as for a dataclass)."""
+        if not isinstance(other, Digest):
+            return NotImplemented
         return (self.algorithm, self.encoded) < (other.algorithm, other.encoded)
 
 

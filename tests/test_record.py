@@ -118,3 +118,5 @@ def test_digests_sort_by_algorithm_then_encoding() -> None:
     a, b, c = Digest("sha256", "b" * 64), Digest("sha256", "a" * 64), Digest("sha512", "0" * 128)
     assert sorted([c, a, b]) == [b, a, c]
     assert a > b and c >= a and b <= a
+    with pytest.raises(TypeError):
+        _ = a < "sha256:" + "a" * 64  # type: ignore[operator]
