@@ -76,3 +76,16 @@ def build_layout(
         json.dumps({"schemaVersion": 2, "manifests": [manifest_desc]})
     )
     return manifest
+
+
+class Trickle:
+    """A stream returning at most ``most`` bytes per read, as a pipe may."""
+
+    def __init__(self, data: bytes, most: int) -> None:
+        self._data, self._pos, self._most = data, 0, most
+
+    def read(self, n: int = -1) -> bytes:
+        n = self._most if n < 0 else min(n, self._most)
+        piece = self._data[self._pos : self._pos + n]
+        self._pos += len(piece)
+        return piece

@@ -61,8 +61,8 @@ def manifest_of(layout: Path, tag: str) -> dict[str, Any]:
     return json.loads(blob(layout, desc["digest"]))
 
 
-def build(work: Path) -> tuple[Path, Path]:
-    """OLD (v1) and NEW (v2 amd64 + arm64) as OCI layouts written by umoci."""
+def build_versions(work: Path) -> Path:
+    """An OCI layout written by umoci holding ``base``, then ``v1`` and ``v2`` on top of it."""
     layout = work / "layout"
     tool("umoci", "init", "--layout", layout)
     tool("umoci", "new", "--image", f"{layout}:base")
@@ -84,6 +84,12 @@ def build(work: Path) -> tuple[Path, Path]:
         tool("umoci", "unpack", "--rootless", "--image", f"{layout}:base", bundle)
         edit(bundle / "rootfs")
         tool("umoci", "repack", "--image", f"{layout}:{tag}", bundle)
+    return layout
+
+
+def build(work: Path) -> tuple[Path, Path]:
+    """OLD (v1) and NEW (v2 amd64 + arm64) as OCI layouts written by umoci."""
+    layout = build_versions(work)
     tool("umoci", "config", "--image", f"{layout}:v1", "--config.env", "MODE=a")
     tool("umoci", "config", "--image", f"{layout}:v2", "--config.env", "MODE=b")
     tool("umoci", "gc", "--layout", layout)

@@ -17,7 +17,7 @@ import zstandard
 
 from ocianalyze.walker import BlobScan, ScanOptions, scan
 
-from .builders import build_layout
+from .builders import Trickle, build_layout
 from .conftest import run_cli
 from .independent import layer_truth, sha256
 
@@ -35,19 +35,6 @@ def _layer_tar(files: int = 120, most: int = 96 << 10) -> bytes:
             info.size, info.mtime = size, 1_700_000_000 + i
             tf.addfile(info, io.BytesIO(data))
     return buf.getvalue()
-
-
-class _Reads:
-    """A stream returning at most ``most`` bytes per read, as a pipe may."""
-
-    def __init__(self, data: bytes, most: int) -> None:
-        self._data, self._pos, self._most = data, 0, most
-
-    def read(self, n: int = -1) -> bytes:
-        n = self._most if n < 0 else min(n, self._most)
-        piece = self._data[self._pos : self._pos + n]
-        self._pos += len(piece)
-        return piece
 
 
 def _zstd_frames(tar: bytes) -> bytes:
@@ -83,7 +70,7 @@ def test_split_scan_matches_independent_digests(kind: str, most: int) -> None:
     assert truth.uncompressed_size == len(TAR) > 4 << 20  # several chunks and pieces
     assert _inflate(kind, blob) == TAR
     results = [
-        scan(_Reads(blob, most), layer=True, opts=ScanOptions(split=split))
+        scan(Trickle(blob, most), layer=True, opts=ScanOptions(split=split))
         for split in (True, False)
     ]
     for result in results:
@@ -165,7 +152,7 @@ ZSTD_CASES: dict[str, tuple[bytes, list[str]]] = {
 def test_pulled_zstd_scan_gives_the_pushing_decoders_verdict(name: str) -> None:
     blob, kinds = ZSTD_CASES[name]
     from_file = scan(io.BytesIO(blob), layer=True, opts=ScanOptions(split=True))
-    pushed = scan(_Reads(blob, 1 << 18), layer=True, opts=ScanOptions(split=True))
+    pushed = scan(Trickle(blob, 1 << 18), layer=True, opts=ScanOptions(split=True))
     one_thread = scan(io.BytesIO(blob), layer=True, opts=ScanOptions(split=False))
     assert [f[0].value for f in from_file.findings] == kinds
     assert from_file == pushed == one_thread
@@ -179,7 +166,7 @@ def test_pulled_zstd_scan_gives_the_pushing_decoders_verdict(name: str) -> None:
 def test_pulled_zstd_scan_stops_at_the_size_limit() -> None:
     opts = ScanOptions(split=True, max_uncompressed=len(_SMALL_TAR) - 1)
     from_file = scan(io.BytesIO(_GOOD), layer=True, opts=opts)
-    pushed = scan(_Reads(_GOOD, 1 << 18), layer=True, opts=opts)
+    pushed = scan(Trickle(_GOOD, 1 << 18), layer=True, opts=opts)
     assert [f[0].value for f in from_file.findings] == ["limit_exceeded"]
     assert from_file == pushed
     assert str(from_file.digest) == sha256(_GOOD)

@@ -19,6 +19,7 @@ import pytest
 from ocianalyze.compression import DIRECT_READ, OUT_CAP, DecompressingReader
 from ocianalyze.mediatypes import Compression
 
+from .builders import Trickle
 from .exports import Image, gz, layer_tar, legacy, oci, to_dir, to_tar, zstd
 
 SCRIPT = Path(sys.executable).with_name("ocianalyze")
@@ -34,19 +35,6 @@ def _payload(size: int) -> bytes:
     return bytes(out[:size])
 
 
-class _Trickle:
-    """A pipe that returns at most ``most`` bytes per read."""
-
-    def __init__(self, data: bytes, most: int) -> None:
-        self._data, self._pos, self._most = data, 0, most
-
-    def read(self, n: int = -1) -> bytes:
-        n = self._most if n < 0 else min(n, self._most)
-        piece = self._data[self._pos : self._pos + n]
-        self._pos += len(piece)
-        return piece
-
-
 def _compress(how: Compression, data: bytes) -> bytes:
     if how is Compression.GZIP:
         # two members back to back, as `cat a.gz b.gz` makes
@@ -58,7 +46,7 @@ def _compress(how: Compression, data: bytes) -> bytes:
 @pytest.mark.parametrize("pattern", ["headers", "large", "mixed", "whole"])
 def test_every_read_pattern_gives_the_decoded_bytes(how: Compression, pattern: str) -> None:
     plain = _payload(3 * OUT_CAP + 12345)
-    reader = DecompressingReader(_Trickle(_compress(how, plain), 40_000), how)
+    reader = DecompressingReader(Trickle(_compress(how, plain), 40_000), how)
     rng = random.Random(pattern)
     sizes = {
         "headers": lambda: 512,
@@ -81,7 +69,7 @@ def test_large_reads_are_the_decoder_s_pieces_not_slices() -> None:
     """After the piece a header read began is used up, every large read returns an object
     the decoder made (no slice, no join): each byte is copied only by the decoder."""
     plain = _payload(5 * OUT_CAP)
-    reader = DecompressingReader(_Trickle(gzip.compress(plain, 1), 1 << 20), Compression.GZIP)
+    reader = DecompressingReader(Trickle(gzip.compress(plain, 1), 1 << 20), Compression.GZIP)
     made: list[bytes] = []
     feed = reader._decoder.feed
 

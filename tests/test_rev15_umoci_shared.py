@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import run_cli
-from .test_diff_umoci import _edit_v1, _edit_v2, layer_tars, manifest_of, tool, truth
+from .test_diff_umoci import build_versions, layer_tars, manifest_of, tool, truth
 
 pytestmark = [
     pytest.mark.interop,
@@ -27,25 +27,7 @@ pytestmark = [
 
 def build(work: Path) -> tuple[Path, Path]:
     """OLD holds v1, NEW holds v2, both on one base layer written once by umoci."""
-    layout = work / "layout"
-    tool("umoci", "init", "--layout", layout)
-    tool("umoci", "new", "--image", f"{layout}:base")
-    tool("umoci", "unpack", "--rootless", "--image", f"{layout}:base", work / "b0")
-    root = work / "b0" / "rootfs"
-    for rel, data, mode in (
-        ("bin/tool", b"#!/bin/sh\necho tool\n" * 300, 0o755),
-        ("etc/table", bytes(i * 7 % 251 for i in range(30000)), 0o644),
-        ("usr/gone", b"gone soon", 0o644),
-        ("usr/keep", b"kept", 0o644),
-    ):
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_bytes(data)
-        (root / rel).chmod(mode)
-    tool("umoci", "repack", "--image", f"{layout}:base", work / "b0")
-    for tag, edit in (("v1", _edit_v1), ("v2", _edit_v2)):
-        tool("umoci", "unpack", "--rootless", "--image", f"{layout}:base", work / tag)
-        edit(work / tag / "rootfs")
-        tool("umoci", "repack", "--image", f"{layout}:{tag}", work / tag)
+    layout = build_versions(work)
     index = json.loads((layout / "index.json").read_text())
     sides = []
     for tag, name in (("v1", "old"), ("v2", "new")):
