@@ -107,6 +107,16 @@ class Share:
             pool.used += n
             self.held += n
 
+    def try_take(self, n: int, /) -> bool:
+        """``take`` without waiting: False, taking nothing, where take would wait."""
+        pool = self._pool
+        with pool.changed:
+            if self._must_wait(n):
+                return False
+            pool.used += n
+            self.held += n
+            return True
+
     def _must_wait(self, n: int) -> bool:
         pool = self._pool
         over_cap = pool.used > 0 and pool.used + n > pool.cap
@@ -248,7 +258,9 @@ class ZstdFrames:
         self._between = True  # at a frame boundary, once _skip is passed
         self._checksum = False
         self._headers = 0  # header fields parsed so far
-        self._fed = 0  # bytes fed or paid so far
+        self._fed = 0  # bytes fed so far
+        # decoded bytes paid so far: apart from _fed, as the two may come from two threads
+        self._paid = 0
 
     def feed(self, data: bytes | memoryview) -> None:
         """Follow ``data``, the next bytes of the stream; sets ``bad`` on a structure the
@@ -271,12 +283,12 @@ class ZstdFrames:
 
     def paid(self, decoded: int) -> None:
         """Count ``decoded`` bytes of content towards the header budget (see feed)."""
-        self._fed += decoded
+        self._paid += decoded
 
     def gave_up(self) -> bool:
         """True once the stream is ``bad``, or its headers passed _FREE_HEADERS and one per
         _BYTES_PER_HEADER bytes fed or ``paid`` (the stream is then ``bad`` from here on)."""
-        if self._headers > _FREE_HEADERS + self._fed // _BYTES_PER_HEADER:
+        if self._headers > _FREE_HEADERS + (self._fed + self._paid) // _BYTES_PER_HEADER:
             self.bad = True
         return self.bad
 

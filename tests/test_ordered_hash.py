@@ -21,7 +21,7 @@ from ocianalyze.compression import ByteBudget
 from ocianalyze.walker import ScanOptions, scan
 
 from .independent import sha256
-from .test_perf_split import TAR, _zstd_frames
+from .test_perf_split import TAR, ZSTD_CASES, _zstd_frames
 
 
 def _chunks(seed: int, count: int = 40) -> list[bytes]:
@@ -169,3 +169,83 @@ def test_a_pulled_scan_under_a_budget_smaller_than_one_chunk_finishes(
     assert results, "the scan did not finish"
     assert str(results[0].digest) == sha256(blob)
     assert str(results[0].diff_id) == sha256(TAR)
+
+
+# --- the sink reads stored chunks ahead while idle (walker._Pulled.prefetch) -----------------
+
+
+@pytest.fixture
+def slow_decoder(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """The decoding thread lingers before each read of stored bytes, so the sink is idle and
+    reads ahead; stored chunks of an odd size. Counts the chunks read ahead. The pushing
+    decoder is refused: a sound layer must not need it."""
+    monkeypatch.setattr(walker, "PULL_CHUNK", 10_007)
+    read = walker._Pulled.read
+
+    def lingering(self: Any, n: int = -1) -> bytes:
+        time.sleep(0.001)
+        return read(self, n)
+
+    monkeypatch.setattr(walker._Pulled, "read", lingering)
+    ahead = {"chunks": 0}
+    prefetch = walker._Pulled.prefetch
+
+    def counted(self: Any) -> bool:
+        got: bool = prefetch(self)
+        ahead["chunks"] += got
+        return got
+
+    monkeypatch.setattr(walker._Pulled, "prefetch", counted)
+    return ahead
+
+
+def test_chunks_read_ahead_by_the_sink_keep_the_digests(
+    slow_decoder: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*_: object) -> None:
+        raise AssertionError("the pushing decoder was used")
+
+    monkeypatch.setattr(walker, "Decoder", refuse)
+    blob = _zstd_frames(TAR)
+    result = scan(io.BytesIO(blob), layer=True, opts=ScanOptions(split=True))
+    assert slow_decoder["chunks"] > 10  # most of the blob was read ahead
+    assert str(result.digest) == sha256(blob)
+    assert result.size == len(blob)
+    assert str(result.diff_id) == sha256(TAR)
+    assert result.findings == ()
+
+
+@pytest.mark.parametrize("name", sorted(ZSTD_CASES))
+def test_reading_ahead_gives_every_zstd_verdict_unchanged(
+    slow_decoder: dict[str, int], name: str
+) -> None:
+    blob, kinds = ZSTD_CASES[name]
+    result = scan(io.BytesIO(blob), layer=True, opts=ScanOptions(split=True))
+    assert [f[0].value for f in result.findings] == kinds
+    assert str(result.digest) == sha256(blob)
+    assert result.size == len(blob)
+
+
+class _FailsAt(io.BytesIO):
+    """A file whose reads fail with EIO once they reach ``at``."""
+
+    def __init__(self, data: bytes, at: int) -> None:
+        super().__init__(data)
+        self.at = at
+
+    def read(self, n: int | None = -1) -> bytes:
+        if self.tell() + (n if n is not None and n >= 0 else 1) > self.at:
+            raise OSError(5, "Input/output error")
+        return super().read(n)
+
+
+@pytest.mark.parametrize("ahead", [0, 2])
+def test_a_read_error_ahead_reaches_the_caller_as_without_reading_ahead(
+    slow_decoder: dict[str, int], monkeypatch: pytest.MonkeyPatch, ahead: int
+) -> None:
+    """The sink meeting the error while reading ahead does not end the blob there: the
+    decoding thread reads that chunk itself and raises the error, as with no reading ahead."""
+    monkeypatch.setattr(walker, "PULL_AHEAD", ahead)
+    blob = _zstd_frames(TAR)
+    with pytest.raises(OSError, match="Input/output error"):
+        scan(_FailsAt(blob, len(blob) // 2), layer=True, opts=ScanOptions(split=True))
