@@ -12,13 +12,18 @@
  * same archives.
  *
  * walk(buf, pos, skip, padding, entry_type[, stop_at_data]) -> (pos, skip, padding, entries,
- *                                                             counts, newest)
+ *                                                             counts, newest, screened)
  *   buf: bytes; pos: where to start; skip: file data still to pass over; padding: how much of
  *   skip is padding. entry_type: the TarEntry class, or None to count without building entries.
  *   stop_at_data: return right after the header of a file with data, so that the caller sees
  *   that data pass (to hash each file's content); off by default.
  *   counts: (entries, files, dirs, symlinks, hardlinks, others, whiteouts, opaque_whiteouts,
- *   file_bytes, disk_bytes); newest: the largest mtime seen, or None.
+ *   file_bytes, disk_bytes); newest: the largest mtime seen, or None. screened: True when
+ *   entries were built and none of them is one the safety checks look at one by one (a raw
+ *   name starting with "/" or holding "..", a hardlink, a char or block device, a symlink
+ *   whose target holds "..", a file with the setuid or setgid bit): safety.SafetyChecker then
+ *   checks only the names, as it would after its own screening (_harmless), which costs
+ *   Python time on the thread that also hashes the layer.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -28,7 +33,7 @@
 #define DISK_BLOCK 4096
 
 static PyObject *kind_names[8]; /* indexed by typeflag - '0'; 0 and 7 are "file" */
-static PyObject *empty_str, *wh_prefix, *wh_opaque;
+static PyObject *empty_str, *wh_prefix, *wh_opaque, *dotdot;
 static PyObject *py_normalise; /* tarwalk._normalise, handed over by set_normalise() */
 
 /* A plain octal field: spaces, octal digits, then only spaces and NULs to the end (no digits
@@ -300,8 +305,22 @@ static PyObject *make_entry(PyObject *entry_type, PyObject *name, int type, long
 /* An ordinary entry header at b, with what a PAX header said before it (o). Returns 1 (*entry
  * made unless entry_type is None; *size set, and *data when file data follows the header), 0
  * (leave it to Python) or -1 (a Python error is set). */
+/* Whether the safety checks look at this entry one by one (see walk's screened); -1 on a
+ * Python error. type is the index into kind_names. */
+static int singled_out(PyObject *raw, int type, long long mode, PyObject *link)
+{
+    Py_ssize_t rlen = PyUnicode_GET_LENGTH(raw), at;
+    if (type == 1 || type == 3 || type == 4) return 1;      /* hardlink, char, block */
+    if (type == 0 && (mode & 06000)) return 1;              /* setuid or setgid file */
+    if (rlen > 0 && PyUnicode_READ_CHAR(raw, 0) == '/') return 1;
+    if ((at = PyUnicode_Find(raw, dotdot, 0, rlen, 1)) != -1) return at == -2 ? -1 : 1;
+    if (type == 2 && (at = PyUnicode_Find(link, dotdot, 0, PY_SSIZE_T_MAX, 1)) != -1)
+        return at == -2 ? -1 : 1;
+    return 0;
+}
+
 static int entry_at(const unsigned char *b, const Over *o, PyObject *entry_type, Counts *c,
-                    PyObject **entry, long long *size, int *data)
+                    PyObject **entry, long long *size, int *data, int *singled)
 {
     long long mode, uid, gid, mt;
     int t = b[156];
@@ -330,6 +349,9 @@ static int entry_at(const unsigned char *b, const Over *o, PyObject *entry_type,
         else
             link = b[157] ? text(b + 157, 100) : (Py_INCREF(empty_str), empty_str);
         if (link == NULL) goto done;
+        int one = singled_out(raw, type, mode, link);
+        if (one < 0) goto done;
+        *singled |= one;
         *entry = make_entry(entry_type, name, type, esize, mode, uid, gid, mtime, link, raw);
         if (*entry == NULL) goto done;
     }
@@ -351,7 +373,7 @@ done:
  * (the padding part, or -1 where the walker's padding stays as it was), as tarwalk does. */
 static Py_ssize_t member(const unsigned char *data, Py_ssize_t pos, Py_ssize_t n,
                          PyObject *entry_type, Counts *c, PyObject **entry, long long *follow,
-                         long long *pad)
+                         long long *pad, int *singled)
 {
     Over o;
     memset(&o, 0, sizeof o);
@@ -370,7 +392,7 @@ static Py_ssize_t member(const unsigned char *data, Py_ssize_t pos, Py_ssize_t n
         at = next;
     }
     int has_data = 0;
-    int r = entry_at(data + at, &o, entry_type, c, entry, &size, &has_data);
+    int r = entry_at(data + at, &o, entry_type, c, entry, &size, &has_data, singled);
     over_clear(&o);
     if (r <= 0) return r;
     *pad = has_data ? (BLOCK - size % BLOCK) % BLOCK : at != pos ? 0 : -1;
@@ -398,6 +420,7 @@ static PyObject *walk(PyObject *self, PyObject *args)
     Py_ssize_t n = buf.len;
     Counts c;
     memset(&c, 0, sizeof c);
+    int singled = 0; /* some entry is singled out for the safety checks */
     PyObject *entries = entry_type == Py_None ? (Py_INCREF(Py_None), Py_None) : PyList_New(0);
     if (entries == NULL) goto fail;
     while (pos < n) {
@@ -410,7 +433,7 @@ static PyObject *walk(PyObject *self, PyObject *args)
         if (n - pos < BLOCK) break;
         PyObject *entry = NULL;
         long long follow = 0, pad = -1;
-        Py_ssize_t next = member(data, pos, n, entry_type, &c, &entry, &follow, &pad);
+        Py_ssize_t next = member(data, pos, n, entry_type, &c, &entry, &follow, &pad, &singled);
         if (next < 0) goto fail;
         if (next == 0) break;
         if (entry != NULL) {
@@ -425,8 +448,10 @@ static PyObject *walk(PyObject *self, PyObject *args)
     }
     PyBuffer_Release(&buf);
     PyObject *newest = c.newest ? c.newest : (Py_INCREF(Py_None), Py_None);
-    return Py_BuildValue("(nLLN(LLLLLLLLLL)N)", pos, skip, padding, entries, c.n[0], c.n[1],
-                         c.n[2], c.n[3], c.n[4], c.n[5], c.n[6], c.n[7], c.n[8], c.n[9], newest);
+    PyObject *screened = entry_type != Py_None && !singled ? Py_True : Py_False;
+    return Py_BuildValue("(nLLN(LLLLLLLLLL)NO)", pos, skip, padding, entries, c.n[0], c.n[1],
+                         c.n[2], c.n[3], c.n[4], c.n[5], c.n[6], c.n[7], c.n[8], c.n[9], newest,
+                         screened);
 fail:
     Py_XDECREF(entries);
     Py_XDECREF(c.newest);
@@ -463,6 +488,7 @@ PyMODINIT_FUNC PyInit__tarscan(void)
     empty_str = PyUnicode_InternFromString("");
     wh_prefix = PyUnicode_InternFromString(".wh.");
     wh_opaque = PyUnicode_InternFromString(".wh..wh..opq");
-    if (!empty_str || !wh_prefix || !wh_opaque) return NULL;
+    dotdot = PyUnicode_InternFromString("..");
+    if (!empty_str || !wh_prefix || !wh_opaque || !dotdot) return NULL;
     return PyModule_Create(&module);
 }

@@ -80,7 +80,17 @@ class SafetyChecker:
             self.findings.append((kind, message, 1))
 
     def check(self, entries: list[TarEntry]) -> None:
-        if _harmless(entries):
+        """Check a batch: entry by entry unless _harmless screens it."""
+        self._check_batch(entries, _harmless(entries))
+
+    def check_screened(self, entries: list[TarEntry]) -> None:
+        """``check`` for a batch the C header loop screened as _harmless does (a raw name
+        with a leading "/" or "..", a hardlink, a device, a symlink target with "..", or a
+        setuid/setgid file singles a batch out): only the name checks remain."""
+        self._check_batch(entries, True)
+
+    def _check_batch(self, entries: list[TarEntry], harmless: bool) -> None:
+        if harmless:
             names = list(map(_NAME, entries))
             folded = list(map(hash, map(str.casefold, names)))
             # all names distinct, even by case, and none seen before: record them

@@ -517,7 +517,12 @@ class TarWalker:
     the i-th entry (0-based, counting what ``on_entries`` got) has passed, for every regular
     file that is not sparse: the 32-byte sha256 of its bytes, hashed as they go by (no copy
     kept, no second read). The C loop then stops after each file header with data, so that
-    the data passes here."""
+    the data passes here.
+
+    ``on_screened``, when given, is called instead of ``on_entries`` with a batch the C loop
+    screened: none of its entries is one the safety checks look at one by one (see
+    SafetyChecker.check_screened and _tarscan.c). Other batches, and every batch with
+    ``on_file_hash``, go to ``on_entries``."""
 
     def __init__(
         self,
@@ -525,9 +530,11 @@ class TarWalker:
         *,
         accelerated: bool = True,
         on_file_hash: Callable[[int, bytes], None] | None = None,
+        on_screened: Callable[[list[TarEntry]], None] | None = None,
     ) -> None:
         self.stats = TarStats()
         self._on_entries = on_entries
+        self._on_screened = on_screened or on_entries
         self._c = _scan if accelerated else None
         self._on_hash = on_file_hash
         self._hasher: Any = None  # a sha256 of the file whose data is passing
@@ -631,18 +638,19 @@ class TarWalker:
         assert self._c is not None
         emit = self._on_entries
         if self._batch is None:
-            pos, self._skip, self._padding, entries, counts, newest = self._c.walk(
+            pos, self._skip, self._padding, entries, counts, newest, screened = self._c.walk(
                 view, pos, self._skip, self._padding, TarEntry if emit else None
             )
         else:  # hashing: stop at each file's data, and batch the entries with Python's
-            pos, self._skip, self._padding, entries, counts, newest = self._c.walk(
+            pos, self._skip, self._padding, entries, counts, newest, screened = self._c.walk(
                 view, pos, self._skip, self._padding, TarEntry, True
             )
         self.stats.merge(counts, newest)
         if self._batch is not None and entries:
             self._hash_from_c(entries)
-        elif emit is not None and entries:
-            emit(entries)  # TarEntry instances, made in C
+        elif emit is not None and entries:  # TarEntry instances, made in C
+            screened_emit = self._on_screened
+            (screened_emit if screened and screened_emit is not None else emit)(entries)
         return int(pos)
 
     def _hash_from_c(self, entries: list[TarEntry]) -> None:

@@ -14,6 +14,7 @@ import queue
 import threading
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from .compression import (
@@ -101,9 +102,8 @@ class _TarSink:
         self.entries = EntryTable(opts.hash_files) if opts.collect_entries else None
         self.safety = SafetyChecker()
         hashed = self.entries.set_hash if self.entries is not None and opts.hash_files else None
-        self.walker = TarWalker(
-            _visitor(opts.on_entry, self.entries, self.safety), on_file_hash=hashed
-        )
+        each, screened = _visitors(opts.on_entry, self.entries, self.safety)
+        self.walker = TarWalker(each, on_file_hash=hashed, on_screened=screened)
         self.failure: tuple[Kind, str] | None = None
 
     def take(self, piece: bytes) -> None:
@@ -364,25 +364,26 @@ def _too_short(size: int) -> str:
 _NO_END = "tar stream ends at an entry boundary without its end-of-archive blocks"
 
 
-def _visitor(
+def _visitors(
     on_entry: Callable[[TarEntry], None] | None, table: EntryTable | None, safety: SafetyChecker
-) -> Callable[[list[TarEntry]], None]:
-    """One batch visitor for the walker: the caller's per-entry callback, the listing, and the
-    safety checks (which look at a whole batch at once: see SafetyChecker.check)."""
+) -> tuple[Callable[[list[TarEntry]], None], Callable[[list[TarEntry]], None]]:
+    """The walker's batch visitors: the caller's per-entry callback, the listing, and the
+    safety checks (which look at a whole batch at once: see SafetyChecker.check); the second
+    for batches the C loop screened (SafetyChecker.check_screened)."""
     if on_entry is None and table is None:
-        return safety.check
+        return safety.check, safety.check_screened
 
     budget = [LONG_NAMES_BUDGET]  # bytes of names past PATH_MAX this layer's listing keeps
 
-    def each(entries: list[TarEntry]) -> None:
+    def visit(entries: list[TarEntry], check: Callable[[list[TarEntry]], None]) -> None:
         if on_entry is not None:
             for entry in entries:
                 on_entry(entry)
         if table is not None:
             table.add_all(_listable(entries, budget))
-        safety.check(entries)
+        check(entries)
 
-    return each
+    return partial(visit, check=safety.check), partial(visit, check=safety.check_screened)
 
 
 LISTED_NAME_MAX = 4096  # PATH_MAX: longer names cannot be unpacked on Linux
