@@ -635,19 +635,25 @@ class _Pulled:
             share = self._stored.share
             if not share.try_take(PULL_CHUNK):
                 return False
-            try:
-                chunk = self._stream.read(PULL_CHUNK)
-            except (OSError, ValueError):
-                share.give(PULL_CHUNK)
-                self._reading_ahead = False
-                return False
-            share.give(PULL_CHUNK - len(chunk))
-            if not chunk:  # the end: the decoding thread's own read finds it again
-                self._reading_ahead = False
-                return False
-            self._ahead.append(self._intake(chunk))
-            self._stored.update(chunk, taken=True)
-            return True
+            held = PULL_CHUNK  # given back unless queued, whatever is raised (MemoryError):
+            try:  # the decoding thread may be waiting for these very bytes
+                try:
+                    chunk = self._stream.read(PULL_CHUNK)
+                except (OSError, ValueError):
+                    self._reading_ahead = False
+                    return False
+                share.give(PULL_CHUNK - len(chunk))
+                held = len(chunk)
+                if not chunk:  # the end: the decoding thread's own read finds it again
+                    self._reading_ahead = False
+                    return False
+                self._ahead.append(self._intake(chunk))
+                self._stored.update(chunk, taken=True)
+                held = 0
+                return True
+            finally:
+                if held:
+                    share.give(held)
         finally:
             self._lock.release()
 
