@@ -127,7 +127,9 @@ class _TarSink:
 
 
 _Item = tuple[Any, "queue.SimpleQueue[bytearray] | None"]
-_STORED: _Item = (b"", None)  # a _ThreadedSink queue item: hash the next stored chunk
+# A _ThreadedSink queue item: hash the next stored chunk. Told apart by identity: every other
+# item is a tuple made when its piece is queued.
+_STORED: _Item = (b"", None)
 
 
 class _ThreadedSink(_TarSink):
@@ -616,7 +618,8 @@ class _Pulled:
             if self._ahead:
                 return self._ahead.popleft()
             chunk = self._intake(self._next or self._stream.read(PULL_CHUNK))
-            self._stored.update(chunk)
+            if chunk:
+                self._stored.update(chunk)
             return chunk
 
     def stop_reading_ahead(self) -> None:
