@@ -70,6 +70,9 @@ class SafetyChecker:
         # batch's first spelling must still meet the spellings of earlier batches
         self._past: list[tuple[int, int]] = []
         self._spellings: dict[int, set[int]] = {}  # folded -> exact hashes, where several
+        # folded hashes past the set already named, by kind: a repeat within one batch is
+        # named, and its two names also reach _late, where it must not be counted again
+        self._named_late: dict[Kind, set[int]] = {}
         self._late = [array("q") for _ in range(len(_PARTS) + 1)]  # folded hashes, by top bits
         self._cased = (array("q"), array("q"))  # (folded, exact) where they differ, past the set
 
@@ -150,7 +153,8 @@ class SafetyChecker:
     def _names_check(self, name: str) -> None:
         exact, folded = hash(name), hash(name.casefold())
         known = self._exact.get(folded, folded) if folded in self._folded else None
-        if known is None and len(self._folded) >= self._limit:
+        late = known is None and len(self._folded) >= self._limit
+        if late:
             self._past.append((folded, exact))
             known = self._recent.get(folded)
             if known is None:
@@ -164,11 +168,15 @@ class SafetyChecker:
         # the spellings met so far, kept only for names met in two spellings (rare)
         spellings = self._spellings.setdefault(folded, {known}) if known != exact else None
         if known == exact or (spellings is not None and exact in spellings):
-            self._find(Kind.DUPLICATE_ENTRY, f"{name!r} appears more than once")
+            kind = Kind.DUPLICATE_ENTRY
+            self._find(kind, f"{name!r} appears more than once")
         else:
             assert spellings is not None
             spellings.add(exact)
-            self._find(Kind.CASE_COLLISION, f"{name!r} differs from another name only by case")
+            kind = Kind.CASE_COLLISION
+            self._find(kind, f"{name!r} differs from another name only by case")
+        if late:
+            self._named_late.setdefault(kind, set()).add(folded)
 
     def _late_findings(self) -> list[Finding]:
         """Repeats among the names past the set, found from their hashes: counted, unnamed."""
@@ -183,11 +191,13 @@ class SafetyChecker:
             if f in repeated:
                 cased.setdefault(f, []).append(x)
         dups = collisions = 0
+        named_dups = self._named_late.get(Kind.DUPLICATE_ENTRY, set())
+        named_collisions = self._named_late.get(Kind.CASE_COLLISION, set())
         for f, n in repeated.items():
             exacts = cased.get(f, [])
             exacts += [f] * (n - len(exacts))  # a name casefolding leaves alone: exact == folded
-            dups += len(set(exacts)) < len(exacts)
-            collisions += len(set(exacts)) > 1
+            dups += len(set(exacts)) < len(exacts) and f not in named_dups
+            collisions += len(set(exacts)) > 1 and f not in named_collisions
         where = f"past the first {self._limit} entries of the layer, where names are not kept"
         found: list[Finding] = []
         if dups:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 
 import pytest
 from hypothesis import given, settings
@@ -138,3 +139,46 @@ def test_name_kinds_match_a_plain_count(names: list[str], kept: int, step: int) 
     for i in range(0, len(items), step):
         checker.check(items[i : i + step])
     assert {k for k, *_ in checker.summary()} == want
+
+
+def _totals(checker: SafetyChecker) -> dict[Kind, int]:
+    """Findings per kind, named ones and counted ones together."""
+    totals: dict[Kind, int] = {}
+    for kind, _, n in checker.summary():
+        totals[kind] = totals.get(kind, 0) + n
+    return totals
+
+
+def test_a_repeat_within_one_batch_past_the_kept_names_is_reported_once() -> None:
+    """Named (both names are in the batch), and not counted again at the layer end, where
+    its two hashes are found repeated too."""
+    checker = SafetyChecker(exact_names=2)
+    checker.check(names_batch(["k0", "k1", "x", "a/b", "A/B", "y", "z", "z"]))
+    assert checker.summary() == [
+        (Kind.CASE_COLLISION, "'A/B' differs from another name only by case", 1),
+        (Kind.DUPLICATE_ENTRY, "'z' appears more than once", 1),
+    ]
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    st.lists(st.integers(0, 2), min_size=1, max_size=40),
+    st.integers(0, 8),
+    st.integers(1, 7),
+    st.randoms(use_true_random=False),
+)
+def test_each_repeat_is_reported_once_whatever_the_batching(
+    repeats: list[int], kept: int, step: int, rng: random.Random
+) -> None:
+    """Names met at most twice (0: once, 1: again alike, 2: again by another case): the
+    findings add up to one per repeated name of each kind, named or counted, for any number
+    of kept names and any batches, as a plain count over the names says."""
+    names = [f"n{i}" for i in range(len(repeats))]
+    names += [f"n{i}" if r == 1 else f"N{i}" for i, r in enumerate(repeats) if r]
+    rng.shuffle(names)
+    checker = SafetyChecker(exact_names=kept)
+    items = names_batch(names)
+    for i in range(0, len(items), step):
+        checker.check(items[i : i + step])
+    want = {Kind.DUPLICATE_ENTRY: repeats.count(1), Kind.CASE_COLLISION: repeats.count(2)}
+    assert _totals(checker) == {k: n for k, n in want.items() if n}
