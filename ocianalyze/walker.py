@@ -696,8 +696,8 @@ def _scan_zstd_pulled(
         reader = decoder.stream_reader(source, read_size=PULL_CHUNK, read_across_frames=True)
         pulled = _pull(reader, tar, zstandard.ZstdError, source.frames, ordered)
         source.stop_reading_ahead()
-        if not pulled:
-            return None
+        if not pulled or (tar.failure is None and source.frames.bad):
+            return None  # the follower gave up: the rest is read once, by the pushing Decoder
         # the rest is hashed; followed only if the verdict still rests on its frames
         source.starve, source.follow = False, tar.failure is None
         while source.read(CHUNK):  # after the last frame, or past the limit: hash the rest

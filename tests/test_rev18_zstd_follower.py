@@ -177,3 +177,29 @@ def test_at_most_pull_max_scans_layers_are_pulled_at_once(
     for result in results:
         assert result.findings == ()
         assert str(result.diff_id) == sha256(TAR)
+
+
+class _Counted(io.BytesIO):
+    """A file that counts the bytes read from it."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.read_bytes = 0
+
+    def read(self, n: int | None = -1) -> bytes:
+        piece = super().read(n)
+        self.read_bytes += len(piece)
+        return piece
+
+
+def test_once_the_follower_gives_up_the_blob_is_not_read_to_its_end_twice(spy: _Spy) -> None:
+    """The pulled path stops where the follower gave up (a chunk or so in), not after hashing
+    the rest: a hostile stream of tiny blocks costs one full read (the pushing Decoder's), plus
+    what was read before giving up."""
+    blob = _raw_frame(TAR, empty_blocks=2_000_000)  # ~6 MB of 3-byte block headers
+    stream = _Counted(blob)
+    result = scan(stream, layer=True, opts=ScanOptions(split=True))
+    assert spy.made == 1
+    assert str(result.digest) == sha256(blob)
+    assert str(result.diff_id) == sha256(TAR)
+    assert len(blob) <= stream.read_bytes < len(blob) + 4 * walker.CHUNK
