@@ -206,13 +206,20 @@ def test_a_manifest_byte_changed(signed: Signed) -> None:
 
 @pytest.mark.parametrize("at", [-1, -20, 60])
 def test_a_signature_byte_changed(signed: Signed, at: int) -> None:
+    """Invalid, as skopeo finds it. The message is deflated, so a flipped bit may leave what
+    was signed whole: in about one run in fifteen (a fresh key each run), flipping the last
+    byte's low bit starts a new deflate block after the signature packet, which inflates to a
+    trailing packet of garbage; gpg and skopeo then still verify it (good signature, same
+    payload), and so must we. skopeo is the oracle for each case."""
     out = copy_of(signed, f"sig{at}")
     sig = out / "signature-1"
     data = sig.read_bytes()
     sig.write_bytes(flip(data, len(data) + at if at < 0 else at))
     (ev,) = check(out, signed.pub)
-    assert ev.outcome is Outcome.INVALID, ev.reason
-    assert not skopeo_verifies(signed, out)
+    expected = Outcome.VERIFIED if skopeo_verifies(signed, out) else Outcome.INVALID
+    assert ev.outcome is expected, ev.reason
+    if at != -1:
+        assert expected is Outcome.INVALID  # inside the deflated packets: always invalid
 
 
 def test_a_signature_for_another_image(signed: Signed) -> None:
