@@ -7,7 +7,6 @@ scans are pulled at once, each with its ring of buffers."""
 from __future__ import annotations
 
 import io
-import tarfile
 import threading
 from typing import Any
 
@@ -17,17 +16,12 @@ import zstandard
 from ocianalyze import compression, walker
 from ocianalyze.walker import ScanOptions, scan
 
+from .builders import tar_bytes
 from .independent import sha256
 
 
 def _tar(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
+    return tar_bytes(files.items())
 
 
 def _raw_frame(content: bytes, empty_blocks: int) -> bytes:
